@@ -1,0 +1,5 @@
+//! (in progress)
+
+mod reason;
+
+pub use reason::Reason;

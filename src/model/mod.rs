@@ -1,0 +1,5 @@
+//! (in progress)
+
+mod types;
+
+pub use types::{ChatAnswer, ChatRequest, FinishReason, OutputMode, Usage};

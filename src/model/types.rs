@@ -1,0 +1,88 @@
+//! What goes to a chat model and what comes back, independent of any server's wire format.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::paper::ArxivId;
+use crate::prompt::ChatMessage;
+
+/// One summary request. `paper` is carried for logs, limits and per-paper accounting.
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    pub paper: ArxivId,
+    pub messages: Vec<ChatMessage>,
+}
+
+/// Why the model stopped. Servers send values beyond OpenAI's list; those are kept, not rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FinishReason {
+    Stop,
+    Length,
+    ContentFilter,
+    ToolCalls,
+    Other(String),
+    Missing,
+}
+
+impl FinishReason {
+    pub fn from_wire(value: Option<&str>) -> Self {
+        match value {
+            None => FinishReason::Missing,
+            Some("stop") => FinishReason::Stop,
+            Some("length") => FinishReason::Length,
+            Some("content_filter") => FinishReason::ContentFilter,
+            Some("tool_calls") | Some("function_call") => FinishReason::ToolCalls,
+            Some(other) => FinishReason::Other(other.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for FinishReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FinishReason::Stop => f.write_str("stop"),
+            FinishReason::Length => f.write_str("length"),
+            FinishReason::ContentFilter => f.write_str("content_filter"),
+            FinishReason::ToolCalls => f.write_str("tool_calls"),
+            FinishReason::Other(value) => f.write_str(value),
+            FinishReason::Missing => f.write_str("missing"),
+        }
+    }
+}
+
+/// Token usage of one answer. `estimated` when the server sent no `usage` and we counted ourselves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub estimated: bool,
+}
+
+/// How the answer's format was constrained, after any fallback the server forced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputMode {
+    /// `response_format: json_schema` (OpenAI structured output).
+    JsonSchema,
+    /// `response_format: json_object` (JSON mode; llama.cpp also takes a schema here).
+    JsonObject,
+    /// No `response_format`: the answer is parsed from free text (JSON or Markdown sections).
+    Plain,
+}
+
+/// One answer from the model, as received (nothing checked yet).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatAnswer {
+    pub content: Option<String>,
+    pub refusal: Option<String>,
+    pub finish_reason: FinishReason,
+    pub usage: Usage,
+    pub cost_usd: f64,
+    pub mode: OutputMode,
+    pub model: String,
+    /// HTTP requests this answer took, retries included.
+    pub http_attempts: u32,
+    /// How many of those were answered 429.
+    pub retries_429: u32,
+}

@@ -1,0 +1,5 @@
+//! (in progress)
+
+mod message;
+
+pub use message::{ChatMessage, Role};

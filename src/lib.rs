@@ -21,3 +21,9 @@ pub mod render;
 pub mod pipeline;
 
 pub mod config;
+
+pub mod cli;
+
+pub mod logging;
+
+pub mod app;

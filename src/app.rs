@@ -1,0 +1,231 @@
+//! The commands: typed settings and validated requests in, an exit status out. `main.rs` only parses
+//! flags, sets up logging and maps the result to the process exit code.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::cli::{Cli, Command, DigestArgs, ReportArgs, ReportFormat, RunArgs, SummarizeArgs};
+use crate::config::{self, ConfigError, Settings, SourceKind};
+use crate::logging::Progress;
+use crate::model::{ModelSettings, OpenAiCompatible};
+use crate::paper::ArxivId;
+use crate::pipeline::{ExitStatus, Pipeline, RunError, RunRequest, StopSignal};
+use crate::prompt::PromptSet;
+use crate::render;
+use crate::store::{RunId, Store};
+
+/// Runs one command to completion.
+pub async fn execute(cli: Cli, progress: Progress) -> Result<ExitStatus, RunError> {
+    let mut settings = config::load(cli.config.as_deref(), std::env::vars())?;
+    if let Some(db) = cli.db {
+        settings.run.database = db;
+    }
+    match cli.command {
+        Command::Run(args) => run(settings, args, progress).await,
+        Command::Summarize(args) => summarize(settings, args, progress).await,
+        Command::Digest(args) => digest(&settings, args),
+        Command::Report(args) => report(&settings, args),
+    }
+}
+
+async fn run(settings: Settings, args: RunArgs, progress: Progress) -> Result<ExitStatus, RunError> {
+    let request = run_request(&settings, args)?;
+    let pipeline = pipeline(settings, progress, request.dry_run)?;
+    let summary = pipeline.run(&request).await?;
+    if let Some(error) = &summary.stopped_by {
+        tracing::error!(error = %error, "run stopped early");
+    }
+    tracing::info!(
+        date = ?summary.date,
+        listed = summary.listed,
+        ok = summary.ok,
+        flagged = summary.flagged,
+        failed = summary.failed,
+        already_done = summary.skipped_done,
+        not_attempted = summary.not_attempted,
+        digest = ?summary.digest,
+        report = ?summary.report,
+        "run finished"
+    );
+    Ok(summary.exit_status())
+}
+
+/// Validates the run flags against each other and the config, once.
+fn run_request(settings: &Settings, args: RunArgs) -> Result<RunRequest, RunError> {
+    let source = args.source.unwrap_or(settings.source.kind);
+    match (source, &args.input) {
+        (SourceKind::File, None) => {
+            return Err(RunError::Usage(
+                "--source file needs --input FILE (a saved HF JSON or arXiv Atom response)".into(),
+            ))
+        }
+        (SourceKind::HfDaily | SourceKind::Arxiv, Some(input)) => {
+            return Err(RunError::Usage(format!(
+                "--input {} is only read with --source file",
+                input.display()
+            )))
+        }
+        _ => {}
+    }
+    let categories = if args.categories.is_empty() {
+        settings.source.categories.clone()
+    } else {
+        args.categories
+    };
+    if source == SourceKind::Arxiv && categories.is_empty() {
+        return Err(RunError::Usage(
+            "--source arxiv needs a category (--category cs.CL or source.categories)".into(),
+        ));
+    }
+    Ok(RunRequest {
+        date: args.date,
+        source,
+        input: args.input,
+        categories,
+        limit: args.limit,
+        out_dir: args.out.unwrap_or_else(|| settings.run.out_dir.clone()),
+        dry_run: args.dry_run,
+        force: args.force,
+        include_flagged: args.include_flagged || settings.include_flagged,
+    })
+}
+
+async fn summarize(
+    settings: Settings,
+    args: SummarizeArgs,
+    progress: Progress,
+) -> Result<ExitStatus, RunError> {
+    let ids = args
+        .ids
+        .iter()
+        .map(|raw| ArxivId::parse(raw).map(|v| v.id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let out_dir = args.out.unwrap_or_else(|| settings.run.out_dir.clone());
+    let include_flagged = settings.include_flagged;
+    let pipeline = pipeline(settings, progress, false)?;
+    let result = pipeline
+        .summarize_ids(&ids, args.force, &out_dir, include_flagged)
+        .await?;
+    print!("{}", result.printed);
+    Ok(result.exit_status())
+}
+
+fn digest(settings: &Settings, args: DigestArgs) -> Result<ExitStatus, RunError> {
+    let store = Store::open(&settings.run.database)?;
+    let include_flagged = args.include_flagged || settings.include_flagged;
+    let entries = store.current_for_date(args.date)?;
+    let text = render::digest::render(args.date, &entries, include_flagged);
+    if args.stdout {
+        print!("{text}");
+    } else {
+        let out_dir = args.out.unwrap_or_else(|| settings.run.out_dir.clone());
+        let path = out_dir.join(format!("daily_papers_ko_{}.md", args.date));
+        std::fs::create_dir_all(&out_dir).map_err(|e| RunError::Output {
+            path: out_dir.clone(),
+            message: e.to_string(),
+        })?;
+        render::write_atomic(&path, text.as_bytes()).map_err(|e| RunError::Output {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        println!("{}", path.display());
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn report(settings: &Settings, args: ReportArgs) -> Result<ExitStatus, RunError> {
+    let store = Store::open(&settings.run.database)?;
+    let run = match args.run {
+        Some(number) => RunId(number),
+        None => store
+            .last_run_id()?
+            .ok_or_else(|| RunError::Usage(format!("no runs in {}", settings.run.database.display())))?,
+    };
+    let report = store.run_report(run)?;
+    match args.format {
+        ReportFormat::Markdown => print!("{}", render::report::markdown(&report)),
+        ReportFormat::Json => println!("{}", render::report::json(&report)),
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Builds the store, the model client and the prompts. A dry run needs no API key.
+fn pipeline(settings: Settings, progress: Progress, dry_run: bool) -> Result<Pipeline, RunError> {
+    let api_key = match config::resolve_api_key(&settings.model, std::env::var("OPENAI_API_KEY").ok()) {
+        Ok(key) => key,
+        Err(ConfigError::MissingApiKey) if dry_run => None,
+        Err(error) => return Err(error.into()),
+    };
+    let prompts = PromptSet::load(settings.run.prompts_dir.as_deref())?;
+    let store = open_store(&settings.run.database, dry_run)?;
+    let model = OpenAiCompatible::new(model_settings(&settings, api_key))?;
+    let http = reqwest::Client::builder()
+        .timeout(settings.source.request_timeout)
+        .user_agent(concat!("paper-digest/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| RunError::Usage(format!("cannot build the HTTP client: {e}")))?;
+    let stop = Arc::new(StopSignal::default());
+    listen_for_shutdown(stop.clone());
+    Ok(Pipeline {
+        settings,
+        store,
+        model: Arc::new(model),
+        prompts,
+        progress,
+        http,
+        stop,
+    })
+}
+
+/// A dry run reads an existing store but never creates one.
+fn open_store(path: &PathBuf, dry_run: bool) -> Result<Store, RunError> {
+    if dry_run && !path.exists() {
+        return Ok(Store::open_in_memory()?);
+    }
+    Ok(Store::open(path)?)
+}
+
+fn model_settings(settings: &Settings, api_key: Option<String>) -> ModelSettings {
+    let model = &settings.model;
+    ModelSettings {
+        base_url: model.base_url.clone(),
+        model: model.name.clone(),
+        api_key,
+        temperature: model.temperature,
+        max_output_tokens: model.max_output_tokens,
+        max_tokens_field: model.max_tokens_field.clone(),
+        request_timeout: model.request_timeout,
+        max_retries: model.max_retries,
+        backoff_initial: model.backoff_initial,
+        backoff_max: model.backoff_max,
+        concurrency: settings.run.concurrency,
+        requests_per_minute: model.requests_per_minute,
+        tokens_per_minute: model.tokens_per_minute,
+        structured_output: model.structured_output,
+        price_input_per_mtok: model.price_input_per_mtok,
+        price_output_per_mtok: model.price_output_per_mtok,
+    }
+}
+
+/// SIGINT/SIGTERM: start no new papers, let the ones in flight finish and be stored, then exit.
+fn listen_for_shutdown(stop: Arc<StopSignal>) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(term) => term,
+                    Err(_) => return,
+                };
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::warn!("shutdown requested: finishing the papers in flight, starting no new ones");
+        stop.stop("interrupted by a shutdown signal");
+    });
+}

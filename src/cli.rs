@@ -1,0 +1,170 @@
+//! Command-line interface: raw flags, parsed by clap and validated once into typed requests.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::SourceKind;
+
+/// Turns each day's new research papers into a checked, three-part Korean digest.
+///
+/// Exit codes: 0 all published, 1 some papers flagged or failed, 2 usage or config error,
+/// 3 source or model unreachable.
+#[derive(Debug, Parser)]
+#[command(name = "paper-digest", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file layered over the built-in defaults (then PAPER_DIGEST_* variables).
+    #[arg(long, global = true, env = "PAPER_DIGEST_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// SQLite database (overrides run.database).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Log format: human on a terminal (with a progress bar), json lines for containers.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "PAPER_DIGEST_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    /// More log output (-v debug, -vv trace). RUST_LOG-style filters go in PAPER_DIGEST_LOG.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The scheduled job: fetch the day's papers, summarize those that need it, write digest and report.
+    Run(RunArgs),
+    /// Re-summarize papers by arXiv ID (fetched from arXiv when not stored), print the result and
+    /// re-render the digests they appear in.
+    Summarize(SummarizeArgs),
+    /// Re-render a day's digest from the store.
+    Digest(DigestArgs),
+    /// Show what a run did.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Day to digest (YYYY-MM-DD). Default: today (UTC); for --source file, the date in the file name.
+    #[arg(long, value_parser = parse_date)]
+    pub date: Option<NaiveDate>,
+
+    /// Where papers come from (default: source.kind from the config).
+    #[arg(long, value_enum)]
+    pub source: Option<SourceKind>,
+
+    /// Saved HF JSON or arXiv Atom response (with --source file).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+
+    /// arXiv category to list (with --source arxiv; repeatable; default: source.categories).
+    #[arg(long = "category", value_name = "CAT")]
+    pub categories: Vec<String>,
+
+    /// Summarize at most N papers (in source order).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// Output folder for the digest and the run report (overrides run.out_dir).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Fetch and plan only: no model calls, nothing stored or written.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Re-summarize papers even when a current summary exists for the same abstract, prompt and model.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Include flagged summaries in the digest, with a warning line.
+    #[arg(long)]
+    pub include_flagged: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SummarizeArgs {
+    /// arXiv IDs in any usual form: 2409.17481, 2409.17481v2, arXiv:2409.17481, https://arxiv.org/abs/...
+    #[arg(required = true, value_name = "ID")]
+    pub ids: Vec<String>,
+
+    /// Re-summarize even when a current summary exists for the same abstract, prompt and model.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Output folder for re-rendered digests (overrides run.out_dir).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DigestArgs {
+    /// Day to render (YYYY-MM-DD).
+    #[arg(long, value_parser = parse_date)]
+    pub date: NaiveDate,
+
+    /// Output folder (overrides run.out_dir).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Print the digest instead of writing it.
+    #[arg(long)]
+    pub stdout: bool,
+
+    /// Include flagged summaries with a warning line.
+    #[arg(long)]
+    pub include_flagged: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The most recent run (the default).
+    #[arg(long, conflicts_with = "run")]
+    pub last: bool,
+
+    /// A run by its number.
+    #[arg(long, value_name = "N")]
+    pub run: Option<i64>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Markdown,
+    Json,
+}
+
+fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|e| format!("{text:?} is not a date in the form YYYY-MM-DD ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bad_date_names_the_input() {
+        let err = Cli::try_parse_from(["paper-digest", "run", "--date", "2024-13-01"]).unwrap_err();
+        assert!(err.to_string().contains("\"2024-13-01\""), "{err}");
+    }
+}

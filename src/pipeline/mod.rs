@@ -1,0 +1,527 @@
+//! One run: fetch → upsert papers → pick those needing a summary → summarize (bounded concurrency)
+//! → store each result in its own transaction → render the digest and the run report.
+
+mod error;
+mod identity;
+mod summarize;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+use futures::StreamExt;
+
+use crate::checks::shape::ShapeLimits;
+use crate::config::{Settings, SourceKind};
+use crate::logging::Progress;
+use crate::model::ChatModel;
+use crate::paper::{ArxivId, Paper, Status};
+use crate::prompt::PromptSet;
+use crate::render;
+use crate::source::{self, arxiv::ArxivClient, hf::HfClient};
+use crate::store::{AttemptRecord, RunFinish, RunId, RunMeta, Store, SummaryKey};
+
+pub use error::{ExitStatus, RunError};
+pub use identity::IdentityGate;
+pub use summarize::{Fatal, PaperOutcome, Summarizer};
+
+/// What to run, after the CLI's flags were validated.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub date: Option<NaiveDate>,
+    pub source: SourceKind,
+    pub input: Option<PathBuf>,
+    pub categories: Vec<String>,
+    pub limit: Option<usize>,
+    pub out_dir: PathBuf,
+    pub dry_run: bool,
+    pub force: bool,
+    pub include_flagged: bool,
+}
+
+/// What a run did, for the exit code and the last log line.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    pub run: Option<RunId>,
+    pub date: Option<NaiveDate>,
+    pub listed: usize,
+    pub ok: usize,
+    pub flagged: usize,
+    pub failed: usize,
+    pub skipped_done: usize,
+    pub not_attempted: usize,
+    pub digest: Option<PathBuf>,
+    pub report: Option<PathBuf>,
+    /// Set when the run could not go on (model unreachable): decides exit code 3.
+    pub stopped_by: Option<RunError>,
+}
+
+impl RunSummary {
+    /// 0 when everything of the day is published, 1 otherwise, 3 when the model could not be reached.
+    pub fn exit_status(&self) -> ExitStatus {
+        match &self.stopped_by {
+            Some(error) => error.exit_status(),
+            None if self.flagged + self.failed + self.not_attempted > 0 => ExitStatus::NotAllPublished,
+            None => ExitStatus::Success,
+        }
+    }
+}
+
+/// Set by a signal handler, a spent budget or an unreachable model: no new paper is started after it.
+#[derive(Debug, Default)]
+pub struct StopSignal {
+    stopped: AtomicBool,
+    reason: Mutex<Option<String>>,
+}
+
+impl StopSignal {
+    pub fn stop(&self, reason: impl Into<String>) {
+        if let Ok(mut slot) = self.reason.lock() {
+            slot.get_or_insert_with(|| reason.into());
+        }
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    pub fn reason(&self) -> Option<String> {
+        self.reason.lock().ok().and_then(|slot| slot.clone())
+    }
+}
+
+/// Everything a run needs, built once from the settings.
+pub struct Pipeline {
+    pub settings: Settings,
+    pub store: Store,
+    pub model: Arc<dyn ChatModel>,
+    pub prompts: PromptSet,
+    pub progress: Progress,
+    pub http: reqwest::Client,
+    pub stop: Arc<StopSignal>,
+}
+
+impl Pipeline {
+    pub async fn run(&self, request: &RunRequest) -> Result<RunSummary, RunError> {
+        let (date, mut papers) = self.fetch(request).await?;
+        if let Some(limit) = request.limit {
+            papers.truncate(limit);
+        }
+        let mut summary = RunSummary {
+            date: Some(date),
+            listed: papers.len(),
+            ..RunSummary::default()
+        };
+        if papers.is_empty() {
+            tracing::info!(%date, source = request.source.as_str(), "no announcement: the source lists no papers for this day");
+        }
+        if request.dry_run {
+            self.plan(&papers, request.force)?;
+            return Ok(summary);
+        }
+        self.store
+            .upsert_papers(&papers, Some(date), request.source.as_str())?;
+        let run = self.store.begin_run(&RunMeta {
+            date: Some(date),
+            source: request.source.as_str().to_string(),
+            kind: "run".to_string(),
+        })?;
+        summary.run = Some(run);
+        self.summarize_all(run, &papers, request.force, &mut summary)
+            .await?;
+        let (digest, report) =
+            self.publish(run, date, &request.out_dir, request.include_flagged)?;
+        summary.digest = Some(digest);
+        summary.report = Some(report);
+        Ok(summary)
+    }
+
+    /// Summarizes what needs it, storing each result as it arrives. Fatal model errors stop new work.
+    pub(crate) async fn summarize_all(
+        &self,
+        run: RunId,
+        papers: &[Paper],
+        force: bool,
+        summary: &mut RunSummary,
+    ) -> Result<(), RunError> {
+        let key_of = |paper: &Paper| SummaryKey {
+            abstract_hash: paper.abstract_hash(),
+            prompt_version: self.prompts.version().to_string(),
+            model: self.model.model_name().to_string(),
+        };
+        let mut todo = Vec::new();
+        for paper in papers {
+            if !force && self.store.is_done(&paper.id, &key_of(paper))? {
+                summary.skipped_done += 1;
+            } else {
+                todo.push(paper);
+            }
+        }
+        tracing::info!(
+            listed = papers.len(),
+            to_summarize = todo.len(),
+            already_done = summary.skipped_done,
+            "papers picked"
+        );
+        let limits = self.shape_limits();
+        let identity = IdentityGate::new(papers, &self.settings.identity);
+        let summarizer = Summarizer {
+            model: self.model.as_ref(),
+            prompts: &self.prompts,
+            limits: &limits,
+            identity: &identity,
+            max_repairs: self.settings.checks.max_repairs,
+            max_abstract_tokens: self.settings.model.max_abstract_tokens,
+        };
+        let bar = self.progress.papers(todo.len() as u64);
+        let mut not_attempted = Vec::new();
+        let mut results = futures::stream::iter(todo.iter().copied())
+            .map(|paper| {
+                let summarizer = &summarizer;
+                async move {
+                    if self.stop.is_stopped() {
+                        return (paper, None);
+                    }
+                    (paper, Some(summarizer.summarize(paper).await))
+                }
+            })
+            .buffer_unordered(self.settings.run.concurrency);
+        let mut spent = Spent::default();
+        while let Some((paper, result)) = results.next().await {
+            bar.inc(1);
+            let Some((outcome, fatal)) = result else {
+                not_attempted.push((paper.id.clone(), self.stop.reason().unwrap_or_default()));
+                continue;
+            };
+            self.store.record_attempt(run, &attempt_record(paper, key_of(paper), &outcome))?;
+            log_outcome(paper, &outcome);
+            count(summary, outcome.status);
+            spent.add(&outcome);
+            if let Some(reason) = spent.over_budget(&self.settings) {
+                self.stop.stop(reason);
+            }
+            if let Some(fatal) = fatal {
+                let error = RunError::from(fatal);
+                self.stop.stop(error.to_string());
+                summary.stopped_by.get_or_insert(error);
+            }
+        }
+        bar.finish_and_clear();
+        summary.not_attempted = not_attempted.len();
+        self.store.finish_run(
+            run,
+            &RunFinish {
+                skipped_done: summary.skipped_done,
+                not_attempted,
+                interrupted: self.stop.is_stopped(),
+                note: self.stop.reason(),
+            },
+        )?;
+        Ok(())
+    }
+
+    fn shape_limits(&self) -> ShapeLimits {
+        ShapeLimits {
+            min_hangul_share: self.settings.checks.min_hangul_share,
+            min_section_chars: self.settings.checks.min_section_chars,
+            max_section_chars: self.settings.checks.max_section_chars,
+        }
+    }
+
+    async fn fetch(&self, request: &RunRequest) -> Result<(NaiveDate, Vec<Paper>), RunError> {
+        let today = chrono::Utc::now().date_naive();
+        match request.source {
+            SourceKind::HfDaily => {
+                let date = request.date.unwrap_or(today);
+                let client = HfClient::new(&self.settings.source.hf_base_url, self.http.clone());
+                Ok((date, client.daily(date).await?))
+            }
+            SourceKind::Arxiv => {
+                let date = request.date.unwrap_or(today);
+                let client = self.arxiv_client();
+                let mut papers = Vec::new();
+                for category in &request.categories {
+                    papers.extend(client.listing(category, date, date, request.limit).await?);
+                }
+                Ok((date, dedup(papers)))
+            }
+            SourceKind::File => {
+                let path = request.input.as_deref().ok_or(RunError::Usage(
+                    "--source file needs --input FILE".to_string(),
+                ))?;
+                let date = request.date.or_else(|| date_in_file_name(path)).unwrap_or(today);
+                let papers = source::file::load(path).map_err(RunError::Input)?;
+                Ok((date, dedup(papers)))
+            }
+        }
+    }
+
+    fn plan(&self, papers: &[Paper], force: bool) -> Result<(), RunError> {
+        for paper in papers {
+            let tokens = crate::model::tokens::count(&paper.abstract_text);
+            let stored = self.store.paper(&paper.id)?.is_some();
+            tracing::info!(id = %paper.id, title = %paper.title, abstract_tokens = tokens, stored, force, "would summarize");
+        }
+        Ok(())
+    }
+
+    /// Writes the day's digest and this run's report; returns their paths.
+    pub(crate) fn publish(
+        &self,
+        run: RunId,
+        date: NaiveDate,
+        out_dir: &Path,
+        include_flagged: bool,
+    ) -> Result<(PathBuf, PathBuf), RunError> {
+        let digest = self.write_digest(date, out_dir, include_flagged)?;
+        let report = self.store.run_report(run)?;
+        let reports_dir = out_dir.join("reports");
+        let report_md = reports_dir.join(format!("run-{}.md", run.0));
+        write_file(&report_md, render::report::markdown(&report).as_bytes())?;
+        let report_json = reports_dir.join(format!("run-{}.json", run.0));
+        write_file(&report_json, render::report::json(&report).as_bytes())?;
+        Ok((digest, report_md))
+    }
+
+    /// Renders the day's digest from the store (every paper listed that day) and writes it.
+    pub fn write_digest(
+        &self,
+        date: NaiveDate,
+        out_dir: &Path,
+        include_flagged: bool,
+    ) -> Result<PathBuf, RunError> {
+        let text = self.render_digest(date, include_flagged)?;
+        let path = out_dir.join(format!("daily_papers_ko_{date}.md"));
+        write_file(&path, text.as_bytes())?;
+        Ok(path)
+    }
+
+    pub fn render_digest(&self, date: NaiveDate, include_flagged: bool) -> Result<String, RunError> {
+        let entries = self.store.current_for_date(date)?;
+        Ok(render::digest::render(date, &entries, include_flagged))
+    }
+}
+
+/// What `summarize` did: the text to print and the statuses behind the exit code.
+#[derive(Debug)]
+pub struct SummarizeResult {
+    pub printed: String,
+    pub summary: RunSummary,
+    pub unknown: Vec<ArxivId>,
+}
+
+impl SummarizeResult {
+    pub fn exit_status(&self) -> ExitStatus {
+        match self.summary.exit_status() {
+            ExitStatus::Success if !self.unknown.is_empty() => ExitStatus::NotAllPublished,
+            status => status,
+        }
+    }
+}
+
+impl Pipeline {
+    /// Manual re-summarization: stored papers are used as stored, others are fetched from arXiv by
+    /// `id_list`. Prints each result and re-renders every digest the papers appear in.
+    pub async fn summarize_ids(
+        &self,
+        ids: &[ArxivId],
+        force: bool,
+        out_dir: &Path,
+        include_flagged: bool,
+    ) -> Result<SummarizeResult, RunError> {
+        let mut papers = Vec::new();
+        let mut to_fetch = Vec::new();
+        for id in ids {
+            match self.store.paper(id)? {
+                Some(paper) => papers.push(paper),
+                None => to_fetch.push(id.clone()),
+            }
+        }
+        let mut unknown = Vec::new();
+        if !to_fetch.is_empty() {
+            let lookup = self.arxiv_client().lookup(&to_fetch).await?;
+            self.store.upsert_papers(&lookup.found, None, "arxiv")?;
+            for id in &lookup.missing {
+                tracing::error!(id = %id, "unknown arXiv ID: arXiv has no paper with this ID");
+            }
+            unknown = lookup.missing;
+            papers.extend(lookup.found);
+        }
+        let papers = dedup(papers);
+        if papers.is_empty() {
+            let list: Vec<_> = unknown.iter().map(ArxivId::to_string).collect();
+            return Err(RunError::Usage(format!("unknown arXiv ID: {}", list.join(", "))));
+        }
+        let run = self.store.begin_run(&RunMeta {
+            date: None,
+            source: "summarize".to_string(),
+            kind: "summarize".to_string(),
+        })?;
+        let mut summary = RunSummary {
+            run: Some(run),
+            listed: papers.len(),
+            ..RunSummary::default()
+        };
+        self.summarize_all(run, &papers, force, &mut summary).await?;
+        let mut printed = String::new();
+        for paper in &papers {
+            printed.push_str(&self.describe_current(paper)?);
+            for date in self.store.dates_of(&paper.id)? {
+                let path = self.write_digest(date, out_dir, include_flagged)?;
+                tracing::info!(id = %paper.id, digest = %path.display(), "digest re-rendered");
+            }
+        }
+        for id in &unknown {
+            printed.push_str(&format!("{id}: unknown arXiv ID (arXiv returned no paper)\n\n"));
+        }
+        Ok(SummarizeResult {
+            printed,
+            summary,
+            unknown,
+        })
+    }
+
+    fn arxiv_client(&self) -> ArxivClient {
+        ArxivClient::new(
+            &self.settings.source.arxiv_base_url,
+            self.settings.source.arxiv_min_interval,
+            self.settings.source.arxiv_page_size,
+            self.http.clone(),
+        )
+    }
+
+    /// The paper's current summary as a person reads it: status, reasons, the three sections.
+    fn describe_current(&self, paper: &Paper) -> Result<String, RunError> {
+        let mut text = format!("## {} — {}\n\n", paper.id, paper.title);
+        match self.store.current(&paper.id)? {
+            None => text.push_str("status: no summary\n\n"),
+            Some(current) => {
+                text.push_str(&format!("status: {}\n", current.status));
+                for reason in &current.reasons {
+                    text.push_str(&format!("reason: {reason}\n"));
+                }
+                text.push('\n');
+                if let Some(sections) = &current.sections {
+                    for (title, body) in sections.iter() {
+                        text.push_str(&format!("- **{title}**: {body}\n"));
+                    }
+                    text.push('\n');
+                }
+            }
+        }
+        Ok(text)
+    }
+}
+
+/// Tokens and money spent by this run, against the optional caps.
+#[derive(Debug, Default)]
+struct Spent {
+    tokens: u64,
+    cost_usd: f64,
+}
+
+impl Spent {
+    fn add(&mut self, outcome: &PaperOutcome) {
+        self.tokens += outcome.prompt_tokens + outcome.completion_tokens;
+        self.cost_usd += outcome.cost_usd;
+    }
+
+    fn over_budget(&self, settings: &Settings) -> Option<String> {
+        if let Some(cap) = settings.run.max_tokens.filter(|cap| self.tokens >= *cap) {
+            return Some(format!("token budget reached: {} of {cap} tokens used", self.tokens));
+        }
+        if let Some(cap) = settings.run.max_cost_usd.filter(|cap| self.cost_usd >= *cap) {
+            return Some(format!("cost budget reached: ${:.4} of ${cap:.4} spent", self.cost_usd));
+        }
+        None
+    }
+}
+
+fn attempt_record(paper: &Paper, key: SummaryKey, outcome: &PaperOutcome) -> AttemptRecord {
+    AttemptRecord {
+        paper: paper.id.clone(),
+        key,
+        status: outcome.status,
+        sections: outcome.sections.clone(),
+        reasons: outcome.reasons.clone(),
+        error: outcome.error.clone(),
+        prompt_tokens: outcome.prompt_tokens,
+        completion_tokens: outcome.completion_tokens,
+        cost_usd: outcome.cost_usd,
+        calls: outcome.calls,
+        duration_ms: u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX),
+        trimmed: outcome.trimmed,
+    }
+}
+
+fn log_outcome(paper: &Paper, outcome: &PaperOutcome) {
+    let reasons = outcome.reasons.join("; ");
+    match outcome.status {
+        Status::Ok => tracing::info!(id = %paper.id, calls = outcome.calls, "ok"),
+        Status::Flagged => tracing::warn!(id = %paper.id, calls = outcome.calls, %reasons, "flagged"),
+        Status::Failed => tracing::warn!(id = %paper.id, calls = outcome.calls, %reasons, "failed"),
+    }
+}
+
+fn count(summary: &mut RunSummary, status: Status) {
+    match status {
+        Status::Ok => summary.ok += 1,
+        Status::Flagged => summary.flagged += 1,
+        Status::Failed => summary.failed += 1,
+    }
+}
+
+/// Keeps the first occurrence of each paper: sources can list a paper twice (cross-listings, pages).
+fn dedup(papers: Vec<Paper>) -> Vec<Paper> {
+    let mut seen: HashSet<ArxivId> = HashSet::new();
+    papers
+        .into_iter()
+        .filter(|paper| seen.insert(paper.id.clone()))
+        .collect()
+}
+
+/// `.../2024-09-23.json` → 2024-09-23: saved daily responses are named by their day.
+fn date_in_file_name(path: &Path) -> Option<NaiveDate> {
+    let name = path.file_name()?.to_str()?;
+    let bytes = name.as_bytes();
+    (0..bytes.len().saturating_sub(9)).find_map(|start| {
+        let candidate = name.get(start..start + 10)?;
+        NaiveDate::parse_from_str(candidate, "%Y-%m-%d").ok()
+    })
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| RunError::Output {
+            path: parent.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    }
+    render::write_atomic(path, bytes).map_err(|e| RunError::Output {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_is_read_from_saved_file_names() {
+        let date = |name: &str| date_in_file_name(Path::new(name));
+        assert_eq!(
+            date("../data/2024-09-23.json"),
+            NaiveDate::from_ymd_opt(2024, 9, 23)
+        );
+        assert_eq!(
+            date("hf_2024-10-01_page.json"),
+            NaiveDate::from_ymd_opt(2024, 10, 1)
+        );
+        assert_eq!(date("papers.json"), None);
+        assert_eq!(date("2024-13-45.json"), None);
+    }
+}

@@ -1,0 +1,181 @@
+//! The binary end to end against a local OpenAI-compatible server: digest layout, idempotent reruns,
+//! answers that must not be published, and the documented exit codes.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+fn digest_path(dir: &std::path::Path, day: &str) -> std::path::PathBuf {
+    dir.join("out").join(format!("daily_papers_ko_{day}.md"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_from_file_publishes_checked_digest() {
+    let mock = MockChat::new(Behaviour::Correct);
+    let server = mock.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&server.uri(), dir.path());
+    let input = fixture("hf_2024-09-23.json");
+
+    let output = run_binary(&env, &["run", "--source", "file", "--input", input.to_str().unwrap()]);
+
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", text(&output.stderr));
+    let digest = std::fs::read_to_string(digest_path(dir.path(), FIXTURE_DAY)).unwrap();
+    insta::assert_snapshot!("fixture_digest", digest);
+    assert!(dir.path().join("out/reports/run-1.md").is_file());
+    assert!(dir.path().join("out/reports/run-1.json").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rerun_sends_nothing_for_finished_papers_and_force_resends() {
+    let mock = MockChat::new(Behaviour::Correct);
+    let server = mock.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&server.uri(), dir.path());
+    let input = fixture("hf_2024-09-23.json");
+    let args = ["run", "--source", "file", "--input", input.to_str().unwrap()];
+
+    assert_eq!(run_binary(&env, &args).status.code(), Some(0));
+    assert_eq!(run_binary(&env, &args).status.code(), Some(0));
+    assert!(mock.counts().values().all(|n| *n == 1), "{:?}", mock.counts());
+
+    let forced = [&args[..], &["--force"]].concat();
+    assert_eq!(run_binary(&env, &forced).status.code(), Some(0));
+    assert!(mock.counts().values().all(|n| *n == 2), "{:?}", mock.counts());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn english_answers_are_not_published_and_exit_1() {
+    let mock = MockChat::new(Behaviour::English);
+    let server = mock.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&server.uri(), dir.path());
+    let input = fixture("hf_2024-09-23.json");
+
+    let output = run_binary(&env, &["run", "--source", "file", "--input", input.to_str().unwrap()]);
+
+    assert_eq!(output.status.code(), Some(1), "stderr: {}", text(&output.stderr));
+    let digest = std::fs::read_to_string(digest_path(dir.path(), FIXTURE_DAY)).unwrap();
+    assert!(!digest.contains("### ["), "nothing may be published:\n{digest}");
+    // Each paper was asked once and repaired twice, then stored with its reasons.
+    assert!(mock.counts().values().all(|n| *n == 3), "{:?}", mock.counts());
+    let report = std::fs::read_to_string(dir.path().join("out/reports/run-1.md")).unwrap();
+    for paper in &PAPERS {
+        assert!(report.contains(paper.id), "report lists {}:\n{report}", paper.id);
+    }
+    assert!(report.contains("Hangul"), "report explains why:\n{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_model_exits_3() {
+    // Nothing listens on this port: bind, read the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&format!("http://127.0.0.1:{port}"), dir.path());
+    let input = fixture("hf_2024-09-23.json");
+
+    let output = run_binary(&env, &["run", "--source", "file", "--input", input.to_str().unwrap()]);
+
+    assert_eq!(output.status.code(), Some(3), "stderr: {}", text(&output.stderr));
+}
+
+#[test]
+fn config_and_input_errors_exit_2_naming_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for("http://127.0.0.1:9", dir.path());
+    let input = fixture("hf_2024-09-23.json");
+    let input = input.to_str().unwrap();
+
+    let mut bad_type = env.clone();
+    bad_type.push(("PAPER_DIGEST_RUN__CONCURRENCY".into(), "lots".into()));
+    let output = run_binary(&bad_type, &["run", "--source", "file", "--input", input]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("run.concurrency"), "{}", text(&output.stderr));
+
+    let no_key: Vec<_> = env.iter().filter(|(k, _)| k != "OPENAI_API_KEY").cloned().collect();
+    let output = run_binary(&no_key, &["run", "--source", "file", "--input", input]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("OPENAI_API_KEY"), "{}", text(&output.stderr));
+
+    let garbage = dir.path().join("garbage.txt");
+    std::fs::write(&garbage, "this is not a feed").unwrap();
+    let output = run_binary(&env, &["run", "--source", "file", "--input", garbage.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("garbage.txt"), "{}", text(&output.stderr));
+
+    let truncated = dir.path().join("2024-09-23.json");
+    let full = std::fs::read_to_string(fixture("hf_2024-09-23.json")).unwrap();
+    std::fs::write(&truncated, &full[..full.len() / 2]).unwrap();
+    let output = run_binary(&env, &["run", "--source", "file", "--input", truncated.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("2024-09-23.json"), "{}", text(&output.stderr));
+
+    let output = run_binary(&env, &["summarize", "not-an-id"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("\"not-an-id\""), "{}", text(&output.stderr));
+
+    let output = run_binary(&env, &["run", "--bogus-flag"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_run_resumes_without_paying_twice() {
+    let mock = MockChat::new(Behaviour::Correct).with_delay(Duration::from_millis(700));
+    let server = mock.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = env_for(&server.uri(), dir.path());
+    env.push(("PAPER_DIGEST_RUN__CONCURRENCY".into(), "1".into()));
+    let input = fixture("hf_2024-09-23.json");
+    let args = ["run", "--source", "file", "--input", input.to_str().unwrap()];
+
+    let mut child = binary(&env).args(args).spawn().unwrap();
+    let db = dir.path().join("digest.db");
+    let finished_before_kill = wait_for_stored(&db, 1, Duration::from_secs(30));
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    let _ = child.wait();
+    assert!(!finished_before_kill.is_empty(), "the first run stored nothing before the kill");
+
+    let output = run_binary(&env, &args);
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", text(&output.stderr));
+
+    let counts = mock.counts();
+    for id in &finished_before_kill {
+        assert_eq!(counts.get(id), Some(&1), "{id} was paid for twice: {counts:?}");
+    }
+    let store = paper_digest::store::Store::open(&db).unwrap();
+    let day = chrono::NaiveDate::parse_from_str(FIXTURE_DAY, "%Y-%m-%d").unwrap();
+    let current = store.current_for_date(day).unwrap();
+    assert_eq!(current.len(), PAPERS.len());
+    for paper in &PAPERS {
+        let entries = current.iter().filter(|e| e.paper.id.as_str() == paper.id).count();
+        assert_eq!(entries, 1, "{} must have exactly one current summary", paper.id);
+    }
+}
+
+/// Polls the store until at least `n` papers have a current summary; returns their IDs.
+fn wait_for_stored(db: &std::path::Path, n: usize, timeout: Duration) -> Vec<String> {
+    let day = chrono::NaiveDate::parse_from_str(FIXTURE_DAY, "%Y-%m-%d").unwrap();
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if let Ok(store) = paper_digest::store::Store::open(db) {
+            if let Ok(current) = store.current_for_date(day) {
+                let done: Vec<String> = current
+                    .iter()
+                    .filter(|e| e.status.is_some())
+                    .map(|e| e.paper.id.to_string())
+                    .collect();
+                if done.len() >= n {
+                    return done;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Vec::new()
+}

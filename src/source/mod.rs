@@ -1,1 +1,53 @@
-//! (in progress)
+//! Where papers come from: the Hugging Face daily papers API, the arXiv API, or a saved response.
+//!
+//! Every source turns its wire format into [`Paper`](crate::paper::Paper) values once, here, with
+//! whitespace normalised and IDs parsed; the rest of the pipeline trusts them. Errors say which URL,
+//! file, date or query failed and why, and [`SourceError::is_unreachable`] tells the caller when the
+//! service itself could not be reached (exit code 3).
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+
+pub mod arxiv;
+pub mod file;
+pub mod hf;
+mod http;
+
+/// Why a source could not deliver papers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// Connection refused, DNS failure, timeout, or the connection broke mid-body.
+    #[error("cannot reach {url}: {message}")]
+    Unreachable { url: String, message: String },
+    /// A non-2xx answer that is not the service's own error format.
+    #[error("{url} answered HTTP {status}: {message}")]
+    Http {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    /// Hugging Face answered with its error body (`{"error": "..."}`).
+    #[error("Hugging Face daily papers API refused the request for {date}: {message}")]
+    HfApi { date: NaiveDate, message: String },
+    /// arXiv answered with its Atom feed whose single entry is titled `Error`.
+    #[error("arXiv API rejected the query {query}: {message}")]
+    ArxivApi { query: String, message: String },
+    /// Bad or truncated JSON/XML, or a document of the right kind with the wrong shape.
+    #[error("cannot parse {input}: {message}")]
+    Malformed { input: String, message: String },
+    #[error("cannot read {}: {message}", path.display())]
+    Io { path: PathBuf, message: String },
+    #[error("{} is neither Hugging Face daily papers JSON nor an arXiv Atom feed", path.display())]
+    UnknownFormat { path: PathBuf },
+    /// A configured base URL that cannot carry an API path.
+    #[error("invalid base URL {url:?}: {message}")]
+    BadBaseUrl { url: String, message: String },
+}
+
+impl SourceError {
+    /// True when the service could not be reached at all (the CLI maps this to exit code 3).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, SourceError::Unreachable { .. })
+    }
+}

@@ -28,7 +28,11 @@ pub async fn execute(cli: Cli, progress: Progress) -> Result<ExitStatus, RunErro
     }
 }
 
-async fn run(settings: Settings, args: RunArgs, progress: Progress) -> Result<ExitStatus, RunError> {
+async fn run(
+    settings: Settings,
+    args: RunArgs,
+    progress: Progress,
+) -> Result<ExitStatus, RunError> {
     let request = run_request(&settings, args)?;
     let pipeline = pipeline(settings, progress, request.dry_run)?;
     let summary = pipeline.run(&request).await?;
@@ -137,9 +141,9 @@ fn report(settings: &Settings, args: ReportArgs) -> Result<ExitStatus, RunError>
     let store = Store::open(&settings.run.database)?;
     let run = match args.run {
         Some(number) => RunId(number),
-        None => store
-            .last_run_id()?
-            .ok_or_else(|| RunError::Usage(format!("no runs in {}", settings.run.database.display())))?,
+        None => store.last_run_id()?.ok_or_else(|| {
+            RunError::Usage(format!("no runs in {}", settings.run.database.display()))
+        })?,
     };
     let report = store.run_report(run)?;
     match args.format {
@@ -151,11 +155,12 @@ fn report(settings: &Settings, args: ReportArgs) -> Result<ExitStatus, RunError>
 
 /// Builds the store, the model client and the prompts. A dry run needs no API key.
 fn pipeline(settings: Settings, progress: Progress, dry_run: bool) -> Result<Pipeline, RunError> {
-    let api_key = match config::resolve_api_key(&settings.model, std::env::var("OPENAI_API_KEY").ok()) {
-        Ok(key) => key,
-        Err(ConfigError::MissingApiKey) if dry_run => None,
-        Err(error) => return Err(error.into()),
-    };
+    let api_key =
+        match config::resolve_api_key(&settings.model, std::env::var("OPENAI_API_KEY").ok()) {
+            Ok(key) => key,
+            Err(ConfigError::MissingApiKey) if dry_run => None,
+            Err(error) => return Err(error.into()),
+        };
     let prompts = PromptSet::load(settings.run.prompts_dir.as_deref())?;
     let store = open_store(&settings.run.database, dry_run)?;
     let model = OpenAiCompatible::new(model_settings(&settings, api_key))?;

@@ -14,7 +14,11 @@ pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 pub const ENV_PREFIX: &str = "PAPER_DIGEST_";
 
 /// Variables with the prefix that are not config keys (read elsewhere).
-const ENV_NOT_KEYS: [&str; 3] = ["PAPER_DIGEST_CONFIG", "PAPER_DIGEST_LOG", "PAPER_DIGEST_SHARED_DATA"];
+const ENV_NOT_KEYS: [&str; 3] = [
+    "PAPER_DIGEST_CONFIG",
+    "PAPER_DIGEST_LOG",
+    "PAPER_DIGEST_SHARED_DATA",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -614,9 +618,17 @@ mod tests {
     #[test]
     fn invalid_values_are_explained() {
         let cases = [
-            ("PAPER_DIGEST_MODEL__BASE_URL", "not a url", "model.base_url"),
+            (
+                "PAPER_DIGEST_MODEL__BASE_URL",
+                "not a url",
+                "model.base_url",
+            ),
             ("PAPER_DIGEST_RUN__CONCURRENCY", "0", "run.concurrency"),
-            ("PAPER_DIGEST_CHECKS__MIN_HANGUL_SHARE", "1.5", "checks.min_hangul_share"),
+            (
+                "PAPER_DIGEST_CHECKS__MIN_HANGUL_SHARE",
+                "1.5",
+                "checks.min_hangul_share",
+            ),
             ("PAPER_DIGEST_SOURCE__KIND", "\"rss\"", "source.kind"),
             ("PAPER_DIGEST_NOPE__X", "1", "unknown config section"),
             ("PAPER_DIGEST_MODEL", "x", "PAPER_DIGEST_<SECTION>__<KEY>"),

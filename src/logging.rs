@@ -71,7 +71,8 @@ pub fn init(format: LogFormat, verbose: u8) -> Progress {
         1 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_env(FILTER_ENV).unwrap_or_else(|_| EnvFilter::new(default_level));
+    let filter =
+        EnvFilter::try_from_env(FILTER_ENV).unwrap_or_else(|_| EnvFilter::new(default_level));
     match format {
         LogFormat::Json => {
             tracing_subscriber::fmt()

@@ -101,7 +101,9 @@ fn is_new_style(core: &str) -> bool {
     let month_ok = yymm.len() == 4
         && yymm.chars().all(|c| c.is_ascii_digit())
         && matches!(yymm[2..].parse::<u8>(), Ok(1..=12));
-    month_ok && (number.len() == 4 || number.len() == 5) && number.chars().all(|c| c.is_ascii_digit())
+    month_ok
+        && (number.len() == 4 || number.len() == 5)
+        && number.chars().all(|c| c.is_ascii_digit())
 }
 
 /// `archive(.SUBJ)/YYMMNNN`, e.g. `hep-th/9901001`, `math.GT/0309136`.
@@ -281,17 +283,29 @@ mod tests {
             ("2409.17481v2", ("2409.17481", Some(2))),
             ("arXiv:2409.17481", ("2409.17481", None)),
             ("ARXIV:2409.17481v3", ("2409.17481", Some(3))),
-            ("https://arxiv.org/abs/2409.17481v1", ("2409.17481", Some(1))),
+            (
+                "https://arxiv.org/abs/2409.17481v1",
+                ("2409.17481", Some(1)),
+            ),
             ("https://arxiv.org/pdf/2409.17481", ("2409.17481", None)),
-            ("http://arxiv.org/pdf/2409.17481v2.pdf", ("2409.17481", Some(2))),
-            ("https://export.arxiv.org/abs/2409.17481", ("2409.17481", None)),
+            (
+                "http://arxiv.org/pdf/2409.17481v2.pdf",
+                ("2409.17481", Some(2)),
+            ),
+            (
+                "https://export.arxiv.org/abs/2409.17481",
+                ("2409.17481", None),
+            ),
             ("arxiv.org/abs/2409.17481", ("2409.17481", None)),
             ("  2409.17481 \n", ("2409.17481", None)),
             ("0704.0001", ("0704.0001", None)),
             ("hep-th/9901001", ("hep-th/9901001", None)),
             ("hep-th/9901001v1", ("hep-th/9901001", Some(1))),
             ("math.GT/0309136", ("math.GT/0309136", None)),
-            ("https://arxiv.org/abs/quant-ph/0201082v1", ("quant-ph/0201082", Some(1))),
+            (
+                "https://arxiv.org/abs/quant-ph/0201082v1",
+                ("quant-ph/0201082", Some(1)),
+            ),
         ];
         for (input, (id, version)) in cases {
             assert_eq!(parsed(input), (id.to_string(), version), "input {input:?}");

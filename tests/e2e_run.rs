@@ -19,9 +19,23 @@ async fn run_from_file_publishes_checked_digest() {
     let env = env_for(&server.uri(), dir.path());
     let input = fixture("hf_2024-09-23.json");
 
-    let output = run_binary(&env, &["run", "--source", "file", "--input", input.to_str().unwrap()]);
+    let output = run_binary(
+        &env,
+        &[
+            "run",
+            "--source",
+            "file",
+            "--input",
+            input.to_str().unwrap(),
+        ],
+    );
 
-    assert_eq!(output.status.code(), Some(0), "stderr: {}", text(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        text(&output.stderr)
+    );
     let digest = std::fs::read_to_string(digest_path(dir.path(), FIXTURE_DAY)).unwrap();
     insta::assert_snapshot!("fixture_digest", digest);
     assert!(dir.path().join("out/reports/run-1.md").is_file());
@@ -35,15 +49,29 @@ async fn rerun_sends_nothing_for_finished_papers_and_force_resends() {
     let dir = tempfile::tempdir().unwrap();
     let env = env_for(&server.uri(), dir.path());
     let input = fixture("hf_2024-09-23.json");
-    let args = ["run", "--source", "file", "--input", input.to_str().unwrap()];
+    let args = [
+        "run",
+        "--source",
+        "file",
+        "--input",
+        input.to_str().unwrap(),
+    ];
 
     assert_eq!(run_binary(&env, &args).status.code(), Some(0));
     assert_eq!(run_binary(&env, &args).status.code(), Some(0));
-    assert!(mock.counts().values().all(|n| *n == 1), "{:?}", mock.counts());
+    assert!(
+        mock.counts().values().all(|n| *n == 1),
+        "{:?}",
+        mock.counts()
+    );
 
     let forced = [&args[..], &["--force"]].concat();
     assert_eq!(run_binary(&env, &forced).status.code(), Some(0));
-    assert!(mock.counts().values().all(|n| *n == 2), "{:?}", mock.counts());
+    assert!(
+        mock.counts().values().all(|n| *n == 2),
+        "{:?}",
+        mock.counts()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -54,16 +82,41 @@ async fn english_answers_are_not_published_and_exit_1() {
     let env = env_for(&server.uri(), dir.path());
     let input = fixture("hf_2024-09-23.json");
 
-    let output = run_binary(&env, &["run", "--source", "file", "--input", input.to_str().unwrap()]);
+    let output = run_binary(
+        &env,
+        &[
+            "run",
+            "--source",
+            "file",
+            "--input",
+            input.to_str().unwrap(),
+        ],
+    );
 
-    assert_eq!(output.status.code(), Some(1), "stderr: {}", text(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "stderr: {}",
+        text(&output.stderr)
+    );
     let digest = std::fs::read_to_string(digest_path(dir.path(), FIXTURE_DAY)).unwrap();
-    assert!(!digest.contains("### ["), "nothing may be published:\n{digest}");
+    assert!(
+        !digest.contains("### ["),
+        "nothing may be published:\n{digest}"
+    );
     // Each paper was asked once and repaired twice, then stored with its reasons.
-    assert!(mock.counts().values().all(|n| *n == 3), "{:?}", mock.counts());
+    assert!(
+        mock.counts().values().all(|n| *n == 3),
+        "{:?}",
+        mock.counts()
+    );
     let report = std::fs::read_to_string(dir.path().join("out/reports/run-1.md")).unwrap();
     for paper in &PAPERS {
-        assert!(report.contains(paper.id), "report lists {}:\n{report}", paper.id);
+        assert!(
+            report.contains(paper.id),
+            "report lists {}:\n{report}",
+            paper.id
+        );
     }
     assert!(report.contains("Hangul"), "report explains why:\n{report}");
 }
@@ -80,9 +133,23 @@ async fn unreachable_model_exits_3() {
     let env = env_for(&format!("http://127.0.0.1:{port}"), dir.path());
     let input = fixture("hf_2024-09-23.json");
 
-    let output = run_binary(&env, &["run", "--source", "file", "--input", input.to_str().unwrap()]);
+    let output = run_binary(
+        &env,
+        &[
+            "run",
+            "--source",
+            "file",
+            "--input",
+            input.to_str().unwrap(),
+        ],
+    );
 
-    assert_eq!(output.status.code(), Some(3), "stderr: {}", text(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "stderr: {}",
+        text(&output.stderr)
+    );
 }
 
 #[test]
@@ -96,29 +163,71 @@ fn config_and_input_errors_exit_2_naming_the_input() {
     bad_type.push(("PAPER_DIGEST_RUN__CONCURRENCY".into(), "lots".into()));
     let output = run_binary(&bad_type, &["run", "--source", "file", "--input", input]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(text(&output.stderr).contains("run.concurrency"), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("run.concurrency"),
+        "{}",
+        text(&output.stderr)
+    );
 
-    let no_key: Vec<_> = env.iter().filter(|(k, _)| k != "OPENAI_API_KEY").cloned().collect();
+    let no_key: Vec<_> = env
+        .iter()
+        .filter(|(k, _)| k != "OPENAI_API_KEY")
+        .cloned()
+        .collect();
     let output = run_binary(&no_key, &["run", "--source", "file", "--input", input]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(text(&output.stderr).contains("OPENAI_API_KEY"), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("OPENAI_API_KEY"),
+        "{}",
+        text(&output.stderr)
+    );
 
     let garbage = dir.path().join("garbage.txt");
     std::fs::write(&garbage, "this is not a feed").unwrap();
-    let output = run_binary(&env, &["run", "--source", "file", "--input", garbage.to_str().unwrap()]);
+    let output = run_binary(
+        &env,
+        &[
+            "run",
+            "--source",
+            "file",
+            "--input",
+            garbage.to_str().unwrap(),
+        ],
+    );
     assert_eq!(output.status.code(), Some(2));
-    assert!(text(&output.stderr).contains("garbage.txt"), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("garbage.txt"),
+        "{}",
+        text(&output.stderr)
+    );
 
     let truncated = dir.path().join("2024-09-23.json");
     let full = std::fs::read_to_string(fixture("hf_2024-09-23.json")).unwrap();
     std::fs::write(&truncated, &full[..full.len() / 2]).unwrap();
-    let output = run_binary(&env, &["run", "--source", "file", "--input", truncated.to_str().unwrap()]);
+    let output = run_binary(
+        &env,
+        &[
+            "run",
+            "--source",
+            "file",
+            "--input",
+            truncated.to_str().unwrap(),
+        ],
+    );
     assert_eq!(output.status.code(), Some(2));
-    assert!(text(&output.stderr).contains("2024-09-23.json"), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("2024-09-23.json"),
+        "{}",
+        text(&output.stderr)
+    );
 
     let output = run_binary(&env, &["summarize", "not-an-id"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(text(&output.stderr).contains("\"not-an-id\""), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("\"not-an-id\""),
+        "{}",
+        text(&output.stderr)
+    );
 
     let output = run_binary(&env, &["run", "--bogus-flag"]);
     assert_eq!(output.status.code(), Some(2));
@@ -132,29 +241,54 @@ async fn killed_run_resumes_without_paying_twice() {
     let mut env = env_for(&server.uri(), dir.path());
     env.push(("PAPER_DIGEST_RUN__CONCURRENCY".into(), "1".into()));
     let input = fixture("hf_2024-09-23.json");
-    let args = ["run", "--source", "file", "--input", input.to_str().unwrap()];
+    let args = [
+        "run",
+        "--source",
+        "file",
+        "--input",
+        input.to_str().unwrap(),
+    ];
 
     let mut child = binary(&env).args(args).spawn().unwrap();
     let db = dir.path().join("digest.db");
     let finished_before_kill = wait_for_stored(&db, 1, Duration::from_secs(30));
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     let _ = child.wait();
-    assert!(!finished_before_kill.is_empty(), "the first run stored nothing before the kill");
+    assert!(
+        !finished_before_kill.is_empty(),
+        "the first run stored nothing before the kill"
+    );
 
     let output = run_binary(&env, &args);
-    assert_eq!(output.status.code(), Some(0), "stderr: {}", text(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        text(&output.stderr)
+    );
 
     let counts = mock.counts();
     for id in &finished_before_kill {
-        assert_eq!(counts.get(id), Some(&1), "{id} was paid for twice: {counts:?}");
+        assert_eq!(
+            counts.get(id),
+            Some(&1),
+            "{id} was paid for twice: {counts:?}"
+        );
     }
     let store = paper_digest::store::Store::open(&db).unwrap();
     let day = chrono::NaiveDate::parse_from_str(FIXTURE_DAY, "%Y-%m-%d").unwrap();
     let current = store.current_for_date(day).unwrap();
     assert_eq!(current.len(), PAPERS.len());
     for paper in &PAPERS {
-        let entries = current.iter().filter(|e| e.paper.id.as_str() == paper.id).count();
-        assert_eq!(entries, 1, "{} must have exactly one current summary", paper.id);
+        let entries = current
+            .iter()
+            .filter(|e| e.paper.id.as_str() == paper.id)
+            .count();
+        assert_eq!(
+            entries, 1,
+            "{} must have exactly one current summary",
+            paper.id
+        );
     }
 }
 

@@ -69,6 +69,7 @@ impl RunError {
             | RunError::Input(_)
             | RunError::Store(_)
             | RunError::Output { .. } => ExitStatus::Usage,
+            RunError::Source(SourceError::BadBaseUrl { .. }) => ExitStatus::Usage,
             RunError::Source(_) => ExitStatus::Unreachable,
             RunError::Model(error) if error.is_unreachable() => ExitStatus::Unreachable,
             RunError::Model(error) if error.is_rejected() => ExitStatus::Usage,

@@ -236,12 +236,12 @@ impl Pipeline {
         match request.source {
             SourceKind::HfDaily => {
                 let date = request.date.unwrap_or(today);
-                let client = HfClient::new(&self.settings.source.hf_base_url, self.http.clone());
+                let client = HfClient::new(&self.settings.source.hf_base_url, self.http.clone())?;
                 Ok((date, client.daily(date).await?))
             }
             SourceKind::Arxiv => {
                 let date = request.date.unwrap_or(today);
-                let client = self.arxiv_client();
+                let client = self.arxiv_client()?;
                 let mut papers = Vec::new();
                 for category in &request.categories {
                     papers.extend(client.listing(category, date, date, request.limit).await?);
@@ -342,7 +342,7 @@ impl Pipeline {
         }
         let mut unknown = Vec::new();
         if !to_fetch.is_empty() {
-            let lookup = self.arxiv_client().lookup(&to_fetch).await?;
+            let lookup = self.arxiv_client()?.lookup(&to_fetch).await?;
             self.store.upsert_papers(&lookup.found, None, "arxiv")?;
             for id in &lookup.missing {
                 tracing::error!(id = %id, "unknown arXiv ID: arXiv has no paper with this ID");
@@ -384,13 +384,13 @@ impl Pipeline {
         })
     }
 
-    fn arxiv_client(&self) -> ArxivClient {
-        ArxivClient::new(
+    fn arxiv_client(&self) -> Result<ArxivClient, RunError> {
+        Ok(ArxivClient::new(
             &self.settings.source.arxiv_base_url,
             self.settings.source.arxiv_min_interval,
             self.settings.source.arxiv_page_size,
             self.http.clone(),
-        )
+        )?)
     }
 
     /// The paper's current summary as a person reads it: status, reasons, the three sections.

@@ -82,7 +82,9 @@ impl Summarizer<'_> {
                 Err(error) => {
                     if outcome.status == Status::Flagged {
                         // Keep the reviewable answer already paid for; note why the repair did not happen.
-                        outcome.reasons.push(format!("repair not possible: {error}"));
+                        outcome
+                            .reasons
+                            .push(format!("repair not possible: {error}"));
                     } else {
                         outcome.fail(error.to_string());
                     }

@@ -1,0 +1,131 @@
+//! The run's review report: what was published, what needs a human and why, what it cost.
+
+use std::fmt::Write as _;
+
+use super::text::{inline, link_text};
+use crate::store::{PaperResult, RunReport};
+
+/// The report as Markdown, for people.
+pub fn markdown(report: &RunReport) -> String {
+    let mut out = String::new();
+    write_header(&mut out, report);
+    write_counts(&mut out, report);
+    write_problems(&mut out, report);
+    out
+}
+
+/// The report as pretty JSON, for tools (the serialized [`RunReport`]).
+pub fn json(report: &RunReport) -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(report).map(|mut text| {
+        text.push('\n');
+        text
+    })
+}
+
+// `write!` into a String cannot fail, hence the ignored results below.
+fn write_header(out: &mut String, report: &RunReport) {
+    let run = &report.run;
+    let _ = writeln!(out, "# Run {} report\n", run.id);
+    let dry = if run.dry_run { " (dry run)" } else { "" };
+    let _ = writeln!(out, "- Kind: {}{dry}", run.kind);
+    let _ = match run.date {
+        Some(date) => writeln!(out, "- Date: {date} · Source: {}", inline(&run.source)),
+        None => writeln!(out, "- Source: {}", inline(&run.source)),
+    };
+    let _ = writeln!(
+        out,
+        "- Model: {} · Prompt version: {}",
+        inline(&run.model),
+        inline(&run.prompt_version)
+    );
+    let _ = match (&run.finished_at, run.end) {
+        (Some(finished), Some(end)) => writeln!(
+            out,
+            "- Started: {} · Ended: {finished} ({end})",
+            run.started_at
+        ),
+        _ => writeln!(
+            out,
+            "- Started: {} · Not ended (still running, or killed before it could record its end)",
+            run.started_at
+        ),
+    };
+    if let Some(note) = &run.note {
+        let _ = writeln!(out, "- Note: {}", inline(note));
+    }
+    out.push('\n');
+}
+
+fn write_counts(out: &mut String, report: &RunReport) {
+    let counts = &report.counts;
+    out.push_str("| Status | Papers |\n|---|---:|\n");
+    for (label, count) in [
+        ("ok (published)", counts.ok),
+        ("flagged (needs review)", counts.flagged),
+        ("failed", counts.failed),
+        ("skipped (already done)", counts.skipped),
+    ] {
+        let _ = writeln!(out, "| {label} | {count} |");
+    }
+    let totals = &report.totals;
+    let _ = writeln!(
+        out,
+        "\n**Totals**: {} attempts, {} model calls, {} prompt + {} completion tokens, {}, {}\n",
+        totals.attempts,
+        totals.calls,
+        totals.prompt_tokens,
+        totals.completion_tokens,
+        dollars(totals.cost_usd),
+        seconds(totals.duration_ms)
+    );
+}
+
+fn write_problems(out: &mut String, report: &RunReport) {
+    let problems: Vec<&PaperResult> = report.problems().collect();
+    if problems.is_empty() {
+        out.push_str("Nothing needs review.\n");
+        return;
+    }
+    let _ = writeln!(out, "## Needs review ({})", problems.len());
+    for paper in problems {
+        let _ = writeln!(
+            out,
+            "\n### {}: [{}]({})\n",
+            paper.status,
+            link_text(&paper.title),
+            paper.paper.abs_url()
+        );
+        if !paper.reasons.is_empty() {
+            out.push_str("- Reasons:\n");
+            for reason in &paper.reasons {
+                let _ = writeln!(out, "  - {}", inline(reason));
+            }
+        }
+        if let Some(error) = &paper.error {
+            let _ = writeln!(out, "- Error: {}", inline(error));
+        }
+        let trimmed = if paper.trimmed {
+            " (abstract trimmed)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "- Usage: {} attempts, {} model calls, {} prompt + {} completion tokens, {}, {}{trimmed}",
+            paper.attempts,
+            paper.calls,
+            paper.prompt_tokens,
+            paper.completion_tokens,
+            dollars(paper.cost_usd),
+            seconds(paper.duration_ms)
+        );
+    }
+}
+
+fn dollars(amount: f64) -> String {
+    format!("${amount:.4}")
+}
+
+fn seconds(ms: u64) -> String {
+    format!("{}.{} s", ms / 1000, (ms % 1000) / 100)
+}

@@ -1,0 +1,102 @@
+//! The database schema, as ordered migrations (`PRAGMA user_version` records how far a file got).
+//!
+//! Never edit a released migration: add a new one, so existing files upgrade in place.
+
+use rusqlite_migration::{Migrations, M};
+
+/// Marks files created by this program (`PRAGMA application_id`), so a foreign file is refused.
+pub(crate) const APPLICATION_ID: i64 = 0x5044_4754; // "PDGT"
+
+const MIGRATION_SLICE: &[M<'static>] = &[M::up(
+    r#"
+CREATE TABLE papers (
+    id               TEXT PRIMARY KEY NOT NULL,  -- arXiv ID without version
+    version          INTEGER,
+    title            TEXT NOT NULL,
+    authors          TEXT NOT NULL,              -- JSON array, source order
+    abstract         TEXT NOT NULL,
+    abstract_hash    TEXT NOT NULL,
+    published        TEXT,
+    updated          TEXT,
+    primary_category TEXT,
+    categories       TEXT NOT NULL,              -- JSON array
+    thumbnail        TEXT,
+    first_seen       TEXT NOT NULL,
+    last_seen        TEXT NOT NULL
+) STRICT;
+
+-- Which papers a source listed on which day, with that day's votes (a digest shows the day's votes).
+CREATE TABLE listings (
+    paper    TEXT NOT NULL REFERENCES papers(id),
+    date     TEXT NOT NULL,
+    source   TEXT NOT NULL,
+    upvotes  INTEGER,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (paper, date)
+) STRICT;
+CREATE INDEX listings_by_date ON listings(date, position);
+
+CREATE TABLE runs (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind           TEXT NOT NULL CHECK (kind IN ('run', 'summarize')),
+    date           TEXT,
+    source         TEXT NOT NULL,
+    dry_run        INTEGER NOT NULL CHECK (dry_run IN (0, 1)),
+    model          TEXT NOT NULL,
+    prompt_version TEXT NOT NULL,
+    started_at     TEXT NOT NULL,
+    finished_at    TEXT,                          -- NULL: still running, or killed
+    outcome        TEXT CHECK (outcome IN ('finished', 'interrupted', 'budget_exhausted', 'aborted')),
+    skipped        INTEGER NOT NULL DEFAULT 0 CHECK (skipped >= 0),    -- papers already done, passed in by the pipeline
+    note           TEXT
+) STRICT;
+
+-- History: one row per summary attempt of a paper (repairs included, see `calls`).
+CREATE TABLE attempts (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    run               INTEGER NOT NULL REFERENCES runs(id),
+    paper             TEXT NOT NULL REFERENCES papers(id),
+    created_at        TEXT NOT NULL,
+    model             TEXT NOT NULL,
+    prompt_version    TEXT NOT NULL,
+    abstract_hash     TEXT NOT NULL,
+    status            TEXT NOT NULL CHECK (status IN ('ok', 'flagged', 'failed')),
+    sections          TEXT,                       -- JSON object, NULL when there was no usable answer
+    reasons           TEXT NOT NULL,              -- JSON array of strings
+    error             TEXT,
+    prompt_tokens     INTEGER NOT NULL CHECK (prompt_tokens >= 0),
+    completion_tokens INTEGER NOT NULL CHECK (completion_tokens >= 0),
+    cost_usd          REAL NOT NULL CHECK (cost_usd >= 0),
+    calls             INTEGER NOT NULL CHECK (calls >= 0),
+    duration_ms       INTEGER NOT NULL CHECK (duration_ms >= 0),
+    trimmed           INTEGER NOT NULL CHECK (trimmed IN (0, 1)),
+    output_mode       TEXT
+) STRICT;
+CREATE INDEX attempts_by_run ON attempts(run, paper);
+CREATE INDEX attempts_by_paper ON attempts(paper);
+
+-- Exactly one current summary per paper.
+CREATE TABLE current (
+    paper   TEXT PRIMARY KEY NOT NULL REFERENCES papers(id),
+    attempt INTEGER NOT NULL UNIQUE REFERENCES attempts(id)
+) STRICT;
+
+-- Set in the same transaction as the tables, so a file is either ours and complete or untouched.
+PRAGMA application_id = 1346651988;
+"#,
+)];
+
+pub(crate) const MIGRATION_COUNT: usize = MIGRATION_SLICE.len();
+
+pub(crate) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_SLICE);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        assert!(MIGRATIONS.validate().is_ok());
+        assert_eq!(APPLICATION_ID, 1_346_651_988);
+    }
+}

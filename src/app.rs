@@ -11,7 +11,7 @@ use crate::model::{ModelSettings, OpenAiCompatible};
 use crate::paper::ArxivId;
 use crate::pipeline::{ExitStatus, Pipeline, RunError, RunRequest, StopSignal};
 use crate::prompt::PromptSet;
-use crate::render;
+use crate::render::{self, digest::DigestEntry};
 use crate::store::{RunId, Store};
 
 /// Runs one command to completion.
@@ -117,7 +117,8 @@ async fn summarize(
 fn digest(settings: &Settings, args: DigestArgs) -> Result<ExitStatus, RunError> {
     let store = Store::open(&settings.run.database)?;
     let include_flagged = args.include_flagged || settings.include_flagged;
-    let entries = store.current_for_date(args.date)?;
+    let current = store.current_for_date(args.date)?;
+    let entries: Vec<DigestEntry> = current.iter().map(DigestEntry::from).collect();
     let text = render::digest::render(args.date, &entries, include_flagged);
     if args.stdout {
         print!("{text}");
@@ -148,7 +149,11 @@ fn report(settings: &Settings, args: ReportArgs) -> Result<ExitStatus, RunError>
     let report = store.run_report(run)?;
     match args.format {
         ReportFormat::Markdown => print!("{}", render::report::markdown(&report)),
-        ReportFormat::Json => println!("{}", render::report::json(&report)),
+        ReportFormat::Json => {
+            let json = render::report::json(&report)
+                .map_err(|e| RunError::Usage(format!("cannot encode run {run} as JSON: {e}")))?;
+            println!("{json}");
+        }
     }
     Ok(ExitStatus::Success)
 }

@@ -301,7 +301,7 @@ fn wait_for_stored(db: &std::path::Path, n: usize, timeout: Duration) -> Vec<Str
             if let Ok(current) = store.current_for_date(day) {
                 let done: Vec<String> = current
                     .iter()
-                    .filter(|e| e.status.is_some())
+                    .filter(|e| e.summary.is_some())
                     .map(|e| e.paper.id.to_string())
                     .collect();
                 if done.len() >= n {

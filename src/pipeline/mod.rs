@@ -19,9 +19,11 @@ use crate::logging::Progress;
 use crate::model::ChatModel;
 use crate::paper::{ArxivId, Paper, Status};
 use crate::prompt::PromptSet;
-use crate::render;
+use crate::render::{self, digest::DigestEntry};
 use crate::source::{self, arxiv::ArxivClient, hf::HfClient};
-use crate::store::{AttemptRecord, RunFinish, RunId, RunMeta, Store, SummaryKey};
+use crate::store::{
+    AttemptRecord, RunEnd, RunId, RunKind, RunMeta, RunOutcome, Store, SummaryKey,
+};
 
 pub use error::{ExitStatus, RunError};
 pub use identity::IdentityGate;
@@ -124,11 +126,11 @@ impl Pipeline {
         }
         self.store
             .upsert_papers(&papers, Some(date), request.source.as_str())?;
-        let run = self.store.begin_run(&RunMeta {
-            date: Some(date),
-            source: request.source.as_str().to_string(),
-            kind: "run".to_string(),
-        })?;
+        let source = match &request.input {
+            Some(path) => path.display().to_string(),
+            None => request.source.as_str().to_string(),
+        };
+        let run = self.store.begin_run(&self.run_meta(RunKind::Run, Some(date), source))?;
         summary.run = Some(run);
         self.summarize_all(run, &papers, request.force, &mut summary)
             .await?;
@@ -193,7 +195,7 @@ impl Pipeline {
         while let Some((paper, result)) = results.next().await {
             bar.inc(1);
             let Some((outcome, fatal)) = result else {
-                not_attempted.push((paper.id.clone(), self.stop.reason().unwrap_or_default()));
+                not_attempted.push(paper.id.clone());
                 continue;
             };
             self.store.record_attempt(run, &attempt_record(paper, key_of(paper), &outcome))?;
@@ -211,16 +213,42 @@ impl Pipeline {
         }
         bar.finish_and_clear();
         summary.not_attempted = not_attempted.len();
-        self.store.finish_run(
-            run,
-            &RunFinish {
-                skipped_done: summary.skipped_done,
-                not_attempted,
-                interrupted: self.stop.is_stopped(),
-                note: self.stop.reason(),
-            },
-        )?;
+        self.store.finish_run(run, &self.run_outcome(summary, &not_attempted))?;
         Ok(())
+    }
+
+    fn run_meta(&self, kind: RunKind, date: Option<NaiveDate>, source: String) -> RunMeta {
+        RunMeta {
+            kind,
+            date,
+            source,
+            dry_run: false,
+            model: self.model.model_name().to_string(),
+            prompt_version: self.prompts.version().to_string(),
+        }
+    }
+
+    /// How the run ended, with the papers it could not start named in the note.
+    fn run_outcome(&self, summary: &RunSummary, not_attempted: &[ArxivId]) -> RunOutcome {
+        let end = match (&summary.stopped_by, self.stop.reason()) {
+            (Some(_), _) => RunEnd::Aborted,
+            (None, Some(reason)) if reason.contains("budget") => RunEnd::BudgetExhausted,
+            (None, Some(_)) => RunEnd::Interrupted,
+            (None, None) => RunEnd::Finished,
+        };
+        let note = self.stop.reason().map(|reason| {
+            if not_attempted.is_empty() {
+                reason
+            } else {
+                let ids: Vec<_> = not_attempted.iter().map(ArxivId::to_string).collect();
+                format!("{reason}; not attempted: {}", ids.join(", "))
+            }
+        });
+        RunOutcome {
+            end,
+            skipped: summary.skipped_done as u64,
+            note,
+        }
     }
 
     fn shape_limits(&self) -> ShapeLimits {
@@ -282,7 +310,11 @@ impl Pipeline {
         let report_md = reports_dir.join(format!("run-{}.md", run.0));
         write_file(&report_md, render::report::markdown(&report).as_bytes())?;
         let report_json = reports_dir.join(format!("run-{}.json", run.0));
-        write_file(&report_json, render::report::json(&report).as_bytes())?;
+        let json = render::report::json(&report).map_err(|e| RunError::Output {
+            path: report_json.clone(),
+            message: e.to_string(),
+        })?;
+        write_file(&report_json, json.as_bytes())?;
         Ok((digest, report_md))
     }
 
@@ -300,7 +332,8 @@ impl Pipeline {
     }
 
     pub fn render_digest(&self, date: NaiveDate, include_flagged: bool) -> Result<String, RunError> {
-        let entries = self.store.current_for_date(date)?;
+        let current = self.store.current_for_date(date)?;
+        let entries: Vec<DigestEntry> = current.iter().map(DigestEntry::from).collect();
         Ok(render::digest::render(date, &entries, include_flagged))
     }
 }
@@ -355,11 +388,9 @@ impl Pipeline {
             let list: Vec<_> = unknown.iter().map(ArxivId::to_string).collect();
             return Err(RunError::Usage(format!("unknown arXiv ID: {}", list.join(", "))));
         }
-        let run = self.store.begin_run(&RunMeta {
-            date: None,
-            source: "summarize".to_string(),
-            kind: "summarize".to_string(),
-        })?;
+        let run = self
+            .store
+            .begin_run(&self.run_meta(RunKind::Summarize, None, "ids".to_string()))?;
         let mut summary = RunSummary {
             run: Some(run),
             listed: papers.len(),
@@ -454,6 +485,7 @@ fn attempt_record(paper: &Paper, key: SummaryKey, outcome: &PaperOutcome) -> Att
         calls: outcome.calls,
         duration_ms: u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX),
         trimmed: outcome.trimmed,
+        output_mode: outcome.mode,
     }
 }
 

@@ -304,7 +304,8 @@ impl Store {
         Ok(RunId(conn.last_insert_rowid()))
     }
 
-    /// Adds the attempt to the history and makes it the paper's current summary, in ONE transaction.
+    /// Adds the attempt to the history and makes it the paper's current summary (unless it failed and
+    /// the paper has a usable one), in ONE transaction.
     pub fn record_attempt(&self, run: RunId, rec: &AttemptRecord) -> Result<(), StoreError> {
         self.validate(rec)?;
         let operation = format!("recording a summary attempt for {} in run {run}", rec.paper);
@@ -367,9 +368,13 @@ impl Store {
         .map_err(self.sql_error(&operation))?;
         let attempt = tx.last_insert_rowid();
         tx.execute(
+            // A failed attempt never displaces a usable summary: the digest keeps what it had and
+            // the next run tries again (the key no longer matches a finished summary).
             "INSERT INTO current (paper, attempt) VALUES (?1, ?2)
-             ON CONFLICT (paper) DO UPDATE SET attempt = excluded.attempt",
-            params![rec.paper.as_str(), attempt],
+             ON CONFLICT (paper) DO UPDATE SET attempt = excluded.attempt
+             WHERE ?3 <> 'failed'
+                OR (SELECT status FROM attempts WHERE id = current.attempt) = 'failed'",
+            params![rec.paper.as_str(), attempt, rec.status.as_str()],
         )
         .map_err(self.sql_error(&operation))?;
         tx.commit().map_err(self.sql_error(&operation))
@@ -462,6 +467,26 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The paper's current summary, if it has one.
+    pub fn current(&self, id: &ArxivId) -> Result<Option<CurrentSummary>, StoreError> {
+        let operation = format!("reading the current summary of {id}");
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT a.id, a.status, a.sections, a.reasons, a.error, a.abstract_hash,
+                        a.prompt_version, a.model, a.created_at
+                 FROM current c JOIN attempts a ON a.id = c.attempt
+                 WHERE c.paper = ?1",
+                [id.as_str()],
+                |row| SummaryRow::read(row, 0),
+            )
+            .optional()
+            .map_err(self.sql_error(&operation))?
+            .flatten();
+        row.map(|row| self.summary_from_row(id.as_str(), row))
+            .transpose()
     }
 
     /// The newest run, if any.

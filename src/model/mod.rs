@@ -1,5 +1,32 @@
-//! (in progress)
+//! The model stage: send a rendered prompt to an OpenAI-compatible chat endpoint and bring back
+//! the answer as received, with usage, cost and how it was obtained.
+//!
+//! [`ChatModel`] is what the pipeline calls; [`OpenAiCompatible`] is the real client (retries with
+//! backoff, client-side rate limits, a `response_format` fallback for servers that lack structured
+//! output). Nothing here judges the answer: that is `checks`.
 
+mod client;
+mod error;
+mod limits;
+mod settings;
+pub mod tokens;
+mod transport;
 mod types;
+mod wire;
 
+use async_trait::async_trait;
+
+pub use client::OpenAiCompatible;
+pub use error::ModelError;
+pub use settings::{MaxTokensField, ModelSettings, UnknownMaxTokensField};
 pub use types::{ChatAnswer, ChatRequest, FinishReason, OutputMode, Usage};
+pub use wire::summary_schema;
+
+/// A chat model that answers one request at a time (callers may run several concurrently).
+#[async_trait]
+pub trait ChatModel: Send + Sync {
+    async fn complete(&self, request: ChatRequest) -> Result<ChatAnswer, ModelError>;
+
+    /// The model name summaries are stored under (part of the idempotency key).
+    fn model_name(&self) -> &str;
+}

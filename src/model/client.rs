@@ -1,0 +1,551 @@
+//! [`OpenAiCompatible`]: one chat endpoint (OpenAI, vLLM, Ollama, llama.cpp…) behind [`ChatModel`],
+//! with retries, pacing, a `response_format` fallback ladder and per-run spend tracking.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
+use async_openai::Client;
+use async_trait::async_trait;
+use backon::{ExponentialBuilder, Retryable};
+use tokio::sync::Semaphore;
+
+use super::error::{redact, ModelError};
+use super::limits::Limiter;
+use super::settings::ModelSettings;
+use super::tokens;
+use super::transport::{HttpFailure, Transport};
+use super::types::{ChatAnswer, ChatRequest, FinishReason, Usage};
+use super::wire::{clip, request_body, Completion, Format, WireUsage};
+use super::ChatModel;
+
+/// Chat client for any server speaking OpenAI's `/chat/completions`.
+pub struct OpenAiCompatible {
+    client: Client<OpenAIConfig>,
+    settings: ModelSettings,
+    /// Trimmed key, kept only to redact it from error messages.
+    api_key: Option<String>,
+    endpoint: String,
+    limiter: Arc<Limiter>,
+    permits: Semaphore,
+    /// The strictest [`Format`] the server is known to accept; only ever moves down the ladder.
+    format: AtomicU8,
+    spent: Mutex<Spent>,
+}
+
+#[derive(Debug, Default)]
+struct Spent {
+    tokens: u64,
+    cost_usd: f64,
+}
+
+impl fmt::Debug for OpenAiCompatible {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenAiCompatible")
+            .field("endpoint", &self.endpoint)
+            .field("settings", &self.settings)
+            .field("format", &self.current_format())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenAiCompatible {
+    pub fn new(settings: ModelSettings) -> Result<Self, ModelError> {
+        let api_key = checked_key(settings.api_key.as_deref())?;
+        let base_url = checked_base_url(&settings.base_url)?;
+        check_numbers(&settings)?;
+        let http = reqwest::Client::builder()
+            .timeout(settings.request_timeout)
+            .connect_timeout(settings.request_timeout)
+            .build()
+            .map_err(|e| ModelError::InvalidSettings {
+                message: format!("cannot build the HTTP client: {}", error_chain(&e)),
+            })?;
+        let limiter = Arc::new(Limiter::new(
+            settings.requests_per_minute,
+            settings.tokens_per_minute,
+        ));
+        // Org and project are set explicitly so OPENAI_* variables in the environment are ignored.
+        let config = OpenAIConfig::new()
+            .with_api_base(base_url.clone())
+            .with_api_key(api_key.clone().unwrap_or_default())
+            .with_org_id("")
+            .with_project_id("");
+        let transport = Transport::new(http.clone(), Arc::clone(&limiter), api_key.is_some());
+        let client = Client::build(http, config).with_http_service(transport);
+        let start = if settings.structured_output {
+            Format::JsonSchema
+        } else {
+            Format::Plain
+        };
+        Ok(OpenAiCompatible {
+            client,
+            api_key,
+            endpoint: format!("{base_url}/chat/completions"),
+            limiter,
+            permits: Semaphore::new(settings.concurrency),
+            format: AtomicU8::new(start as u8),
+            spent: Mutex::new(Spent::default()),
+            settings,
+        })
+    }
+
+    fn current_format(&self) -> Format {
+        Format::from_u8(self.format.load(Ordering::SeqCst))
+    }
+
+    fn check_budget(&self) -> Result<(), ModelError> {
+        let spent = self.spent.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(limit) = self.settings.max_run_tokens.filter(|l| spent.tokens >= *l) {
+            return Err(ModelError::BudgetExhausted {
+                spent: format!("{} tokens", spent.tokens),
+                limit: format!("{limit} tokens"),
+            });
+        }
+        if let Some(limit) = self
+            .settings
+            .max_run_cost_usd
+            .filter(|l| spent.cost_usd >= *l)
+        {
+            return Err(ModelError::BudgetExhausted {
+                spent: format!("${:.4}", spent.cost_usd),
+                limit: format!("${limit:.4}"),
+            });
+        }
+        Ok(())
+    }
+
+    fn record_spend(&self, usage: &Usage, cost_usd: f64) {
+        let mut spent = self.spent.lock().unwrap_or_else(PoisonError::into_inner);
+        spent.tokens += usage.prompt_tokens + usage.completion_tokens;
+        spent.cost_usd += cost_usd;
+    }
+
+    async fn with_retries(
+        &self,
+        request: &ChatRequest,
+        estimate: u64,
+        tally: &Tally,
+    ) -> Result<(Completion, Format), AttemptError> {
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.settings.backoff_initial)
+            .with_max_delay(self.settings.backoff_max)
+            .with_max_times(self.settings.max_retries as usize)
+            .with_jitter();
+        (|| self.attempt(request, estimate, tally))
+            .retry(backoff)
+            .when(AttemptError::is_transient)
+            .adjust(|err, delay| {
+                let wait = delay?.max(err.retry_after().unwrap_or_default());
+                if err.is_rate_limit() {
+                    // Everyone backs off, not just this request: the limit is per account.
+                    self.limiter.pause_for(wait);
+                }
+                Some(wait)
+            })
+            .notify(|err, wait| {
+                tracing::warn!(
+                    paper = %request.paper,
+                    error = %self.redact(&err.to_string()),
+                    ?wait,
+                    "model call failed; retrying"
+                );
+            })
+            .await
+    }
+
+    /// One attempt: walks down the `response_format` ladder while the server rejects it, which
+    /// costs HTTP requests but no retry.
+    async fn attempt(
+        &self,
+        request: &ChatRequest,
+        estimate: u64,
+        tally: &Tally,
+    ) -> Result<(Completion, Format), AttemptError> {
+        tally.attempts.fetch_add(1, Ordering::SeqCst);
+        // The semaphore is never closed, so `acquire` cannot fail.
+        let _permit = self.permits.acquire().await.ok();
+        let start = self.current_format();
+        let mut format = start;
+        let mut first_rejection: Option<String> = None;
+        loop {
+            self.limiter.wait_turn(estimate).await;
+            tally.http_attempts.fetch_add(1, Ordering::SeqCst);
+            let body = request_body(&self.settings, &request.messages, format);
+            let result: Result<Completion, OpenAIError> =
+                self.client.chat().create_byot(body).await;
+            let err = match result {
+                Ok(completion) => {
+                    if let Some(words) = first_rejection {
+                        self.settle(format, &words);
+                    }
+                    return Ok((completion, format));
+                }
+                Err(e) => {
+                    AttemptError::from_openai(e, &self.endpoint, self.settings.request_timeout)
+                }
+            };
+            if err.status() == Some(429) {
+                tally.retries_429.fetch_add(1, Ordering::SeqCst);
+            }
+            match format.next().filter(|_| err.rejects_response_format()) {
+                Some(next) => {
+                    first_rejection.get_or_insert_with(|| err.to_string());
+                    format = next;
+                }
+                None => {
+                    if matches!(err, AttemptError::Connect { .. }) {
+                        tally.connect_failures.fetch_add(1, Ordering::SeqCst);
+                    }
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    /// Remembers that only `format` (or less) works, once a request in that format succeeded.
+    fn settle(&self, format: Format, server_said: &str) {
+        let previous = Format::from_u8(self.format.fetch_max(format as u8, Ordering::SeqCst));
+        if previous < format {
+            tracing::warn!(
+                model = %self.settings.model,
+                from = previous.describe(),
+                to = format.describe(),
+                server_said = %self.redact(server_said),
+                "model server rejected {}; using {} for the rest of this run",
+                previous.describe(),
+                format.describe(),
+            );
+        }
+    }
+
+    fn answer(
+        &self,
+        completion: Completion,
+        format: Format,
+        prompt_estimate: u64,
+        tally: &Tally,
+    ) -> Result<ChatAnswer, ModelError> {
+        let Some(choice) = completion.choices.and_then(|c| c.into_iter().next()) else {
+            let said = completion
+                .error
+                .map(|e| {
+                    format!(
+                        " (the body carries an error: {})",
+                        clip(&e.to_string(), 300)
+                    )
+                })
+                .unwrap_or_default();
+            return Err(ModelError::Malformed {
+                message: format!("no choices in the answer from {}{said}", self.endpoint),
+            });
+        };
+        let content = choice.message.as_ref().and_then(|m| m.text());
+        let refusal = choice.message.and_then(|m| m.refusal);
+        let answered = content.as_deref().or(refusal.as_deref()).unwrap_or("");
+        let usage = usage_or_estimate(completion.usage, prompt_estimate, answered);
+        let cost_usd = self
+            .settings
+            .cost_usd(usage.prompt_tokens, usage.completion_tokens);
+        self.record_spend(&usage, cost_usd);
+        Ok(ChatAnswer {
+            content,
+            refusal,
+            finish_reason: FinishReason::from_wire(choice.finish_reason.as_deref()),
+            usage,
+            cost_usd,
+            mode: format.mode(),
+            model: completion
+                .model
+                .unwrap_or_else(|| self.settings.model.clone()),
+            http_attempts: tally.http_attempts.load(Ordering::SeqCst),
+            retries_429: tally.retries_429.load(Ordering::SeqCst),
+        })
+    }
+
+    fn final_error(&self, err: AttemptError, tally: &Tally) -> ModelError {
+        let attempts = tally.attempts.load(Ordering::SeqCst);
+        match err {
+            AttemptError::Http(failure) if failure.is_quota() => ModelError::QuotaExhausted {
+                message: failure.error.describe(),
+            },
+            AttemptError::Http(failure) if !is_transient_status(failure.status) => {
+                ModelError::Rejected {
+                    status: failure.status,
+                    message: failure.error.describe(),
+                }
+            }
+            AttemptError::Malformed(message) => ModelError::Malformed { message },
+            AttemptError::Connect { message, .. }
+                if tally.connect_failures.load(Ordering::SeqCst) == attempts =>
+            {
+                ModelError::Unreachable {
+                    url: self.endpoint.clone(),
+                    message: format!("{message} ({attempts} attempts)"),
+                }
+            }
+            last => ModelError::GaveUp {
+                attempts,
+                last: last.to_string(),
+            },
+        }
+    }
+
+    fn redact(&self, text: &str) -> String {
+        match &self.api_key {
+            Some(key) => redact(text, key),
+            None => text.to_string(),
+        }
+    }
+}
+
+#[async_trait]
+impl ChatModel for OpenAiCompatible {
+    async fn complete(&self, request: ChatRequest) -> Result<ChatAnswer, ModelError> {
+        self.check_budget()?;
+        let prompt_tokens = tokens::count_messages(&request.messages) as u64;
+        let estimate = prompt_tokens + u64::from(self.settings.max_output_tokens);
+        let tally = Tally::default();
+        tracing::debug!(paper = %request.paper, prompt_tokens, "calling the model");
+        match self.with_retries(&request, estimate, &tally).await {
+            Ok((completion, format)) => self.answer(completion, format, prompt_tokens, &tally),
+            Err(err) => Err(self.final_error(err, &tally)),
+        }
+        .map_err(|e| e.redacted(self.api_key.as_deref()))
+    }
+
+    fn model_name(&self) -> &str {
+        &self.settings.model
+    }
+}
+
+/// Counters of one `complete` call, shared by its attempts.
+#[derive(Default)]
+struct Tally {
+    attempts: AtomicU32,
+    http_attempts: AtomicU32,
+    retries_429: AtomicU32,
+    connect_failures: AtomicU32,
+}
+
+/// What went wrong with one HTTP request, before deciding whether to retry.
+#[derive(Debug, thiserror::Error)]
+enum AttemptError {
+    #[error(transparent)]
+    Http(HttpFailure),
+    #[error("no answer from {url} within {after:?}")]
+    Timeout { url: String, after: Duration },
+    #[error("could not connect to {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("request to {url} failed: {message}")]
+    Transport { url: String, message: String },
+    #[error("{0}")]
+    Malformed(String),
+}
+
+impl AttemptError {
+    fn from_openai(err: OpenAIError, url: &str, timeout: Duration) -> AttemptError {
+        let url = url.to_string();
+        match err {
+            OpenAIError::Boxed(boxed) => match boxed.downcast::<HttpFailure>() {
+                Ok(failure) => AttemptError::Http(*failure),
+                Err(other) => AttemptError::Transport {
+                    url,
+                    message: error_chain(other.as_ref()),
+                },
+            },
+            // Connect before timeout: a connect timeout means nobody answered at all.
+            OpenAIError::Reqwest(e) if e.is_connect() => AttemptError::Connect {
+                url,
+                message: error_chain(&e),
+            },
+            OpenAIError::Reqwest(e) if e.is_timeout() => AttemptError::Timeout {
+                url,
+                after: timeout,
+            },
+            OpenAIError::Reqwest(e) => AttemptError::Transport {
+                url,
+                message: error_chain(&e),
+            },
+            OpenAIError::JSONDeserialize(e, body) => {
+                AttemptError::Malformed(format!("{e}; the body starts: {}", clip(body.trim(), 300)))
+            }
+            other => AttemptError::Malformed(other.to_string()),
+        }
+    }
+
+    fn status(&self) -> Option<u16> {
+        match self {
+            AttemptError::Http(failure) => Some(failure.status),
+            _ => None,
+        }
+    }
+
+    fn is_transient(&self) -> bool {
+        match self {
+            AttemptError::Http(failure) => {
+                !failure.is_quota() && is_transient_status(failure.status)
+            }
+            AttemptError::Timeout { .. }
+            | AttemptError::Connect { .. }
+            | AttemptError::Transport { .. } => true,
+            AttemptError::Malformed(_) => false,
+        }
+    }
+
+    fn is_rate_limit(&self) -> bool {
+        matches!(self, AttemptError::Http(failure) if failure.status == 429 && !failure.is_quota())
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            AttemptError::Http(failure) => failure.retry_after,
+            _ => None,
+        }
+    }
+
+    /// 400/422 to a request with a `response_format`, or a 5xx that names it.
+    fn rejects_response_format(&self) -> bool {
+        match self {
+            AttemptError::Http(failure) => {
+                matches!(failure.status, 400 | 422)
+                    || (failure.status >= 500 && failure.names_response_format())
+            }
+            _ => false,
+        }
+    }
+}
+
+fn is_transient_status(status: u16) -> bool {
+    matches!(status, 408 | 409 | 429) || status >= 500
+}
+
+/// Usage as reported, with whatever the server left out counted by us (and marked estimated).
+fn usage_or_estimate(reported: Option<WireUsage>, prompt_estimate: u64, answer: &str) -> Usage {
+    let (prompt, completion) = reported
+        .map(|u| (u.prompt_tokens, u.completion_tokens))
+        .unwrap_or_default();
+    Usage {
+        prompt_tokens: prompt.unwrap_or(prompt_estimate),
+        completion_tokens: completion.unwrap_or_else(|| tokens::count(answer) as u64),
+        estimated: prompt.is_none() || completion.is_none(),
+    }
+}
+
+fn checked_key(key: Option<&str>) -> Result<Option<String>, ModelError> {
+    let Some(key) = key.map(str::trim).filter(|k| !k.is_empty()) else {
+        return Ok(None);
+    };
+    if key.chars().any(char::is_control) {
+        return Err(ModelError::InvalidSettings {
+            message: "the API key contains control characters (a line break from a file?)"
+                .to_string(),
+        });
+    }
+    Ok(Some(key.to_string()))
+}
+
+fn checked_base_url(base_url: &str) -> Result<String, ModelError> {
+    let trimmed = base_url.trim().trim_end_matches('/');
+    let invalid = |why: String| ModelError::InvalidSettings {
+        message: format!("base_url {base_url:?} {why}"),
+    };
+    let url = reqwest::Url::parse(trimmed).map_err(|e| invalid(format!("is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("must start with http:// or https://".to_string()));
+    }
+    Ok(trimmed.to_string())
+}
+
+fn check_numbers(settings: &ModelSettings) -> Result<(), ModelError> {
+    let problem = if settings.model.trim().is_empty() {
+        Some("model must not be empty".to_string())
+    } else if settings.concurrency == 0 {
+        Some("concurrency must be at least 1".to_string())
+    } else if settings.requests_per_minute == Some(0) || settings.tokens_per_minute == Some(0) {
+        Some("requests_per_minute and tokens_per_minute must be at least 1 when set".to_string())
+    } else if settings.request_timeout.is_zero() {
+        Some("request_timeout must be longer than zero".to_string())
+    } else if !settings.temperature.is_finite() {
+        Some(format!(
+            "temperature {} is not a number",
+            settings.temperature
+        ))
+    } else if ![
+        settings.price_input_per_mtok,
+        settings.price_output_per_mtok,
+    ]
+    .iter()
+    .all(|p| p.is_finite() && *p >= 0.0)
+    {
+        Some("prices must be zero or positive numbers".to_string())
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => Err(ModelError::InvalidSettings { message }),
+        None => Ok(()),
+    }
+}
+
+/// An error and its causes, `outer: inner: innermost` (reqwest hides the cause in `Display`).
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_usage_is_estimated_and_marked() {
+        let usage = usage_or_estimate(None, 120, "hello world");
+        assert_eq!(
+            usage,
+            Usage {
+                prompt_tokens: 120,
+                completion_tokens: 2,
+                estimated: true
+            }
+        );
+        let reported = WireUsage {
+            prompt_tokens: Some(10),
+            completion_tokens: Some(20),
+        };
+        assert!(!usage_or_estimate(Some(reported), 120, "x").estimated);
+    }
+
+    #[test]
+    fn settings_are_validated() {
+        let bad = |settings: ModelSettings| OpenAiCompatible::new(settings).err();
+        assert!(bad(ModelSettings {
+            base_url: "localhost:8081".to_string(),
+            ..ModelSettings::default()
+        })
+        .is_some());
+        assert!(bad(ModelSettings {
+            concurrency: 0,
+            ..ModelSettings::default()
+        })
+        .is_some());
+        assert!(bad(ModelSettings {
+            api_key: Some("sk-abc\nsk-def".to_string()),
+            ..ModelSettings::default()
+        })
+        .is_some_and(|e| !e.to_string().contains("sk-abc")));
+        assert!(bad(ModelSettings::default()).is_none());
+    }
+}

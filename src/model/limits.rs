@@ -1,0 +1,251 @@
+//! Client-side pacing shared by every request of one client: requests per minute, tokens per
+//! minute, and pauses the server asks for (a 429, or `x-ratelimit-remaining-*: 0`).
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use tokio::time::Instant;
+
+/// Longest pause a server header can impose; beyond it the value is treated as nonsense.
+const MAX_SERVER_PAUSE: Duration = Duration::from_secs(3600);
+
+pub(crate) struct Limiter {
+    requests: Option<Mutex<Bucket>>,
+    tokens: Option<Mutex<Bucket>>,
+    paused_until: Mutex<Option<Instant>>,
+}
+
+impl Limiter {
+    /// Limits of zero are rejected by the client's settings validation before this is built.
+    pub(crate) fn new(requests_per_minute: Option<u32>, tokens_per_minute: Option<u32>) -> Self {
+        let now = Instant::now();
+        Limiter {
+            requests: requests_per_minute.map(|n| Mutex::new(Bucket::per_minute(n, now))),
+            tokens: tokens_per_minute.map(|n| Mutex::new(Bucket::per_minute(n, now))),
+            paused_until: Mutex::new(None),
+        }
+    }
+
+    /// Waits until one request estimated at `tokens` tokens may be sent.
+    pub(crate) async fn wait_turn(&self, tokens: u64) {
+        let now = Instant::now();
+        let for_requests = self.requests.as_ref().map(|b| lock(b).reserve(1.0, now));
+        let for_tokens = self
+            .tokens
+            .as_ref()
+            .map(|b| lock(b).reserve(tokens as f64, now));
+        let wait = for_requests.max(for_tokens).unwrap_or_default();
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        // Checked last, and again after each sleep, because another request may extend the pause.
+        loop {
+            let until = *lock(&self.paused_until);
+            match until {
+                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
+                _ => break,
+            }
+        }
+    }
+
+    /// Holds every request of this client back for `delay` from now (never shortens a pause).
+    pub(crate) fn pause_for(&self, delay: Duration) {
+        let Some(until) = Instant::now().checked_add(delay.min(MAX_SERVER_PAUSE)) else {
+            return;
+        };
+        let mut paused = lock(&self.paused_until);
+        if paused.is_none_or(|current| current < until) {
+            *paused = Some(until);
+        }
+    }
+
+    /// Pauses until the reset the server announces when it says nothing is left.
+    pub(crate) fn observe(&self, headers: &HeaderMap) {
+        for kind in ["requests", "tokens"] {
+            let remaining = header(headers, &format!("x-ratelimit-remaining-{kind}"));
+            let exhausted = remaining.and_then(|v| v.trim().parse::<f64>().ok()) == Some(0.0);
+            let reset = header(headers, &format!("x-ratelimit-reset-{kind}")).and_then(parse_reset);
+            if let (true, Some(reset)) = (exhausted, reset) {
+                tracing::info!(kind, ?reset, "server rate limit reached; pausing requests");
+                self.pause_for(reset);
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded values stay consistent even if a holder panicked mid-update: just numbers.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub(crate) fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A token bucket refilled continuously; reservations may overdraw it and wait for the refill,
+/// which queues concurrent callers in arrival order.
+struct Bucket {
+    capacity: f64,
+    available: f64,
+    per_second: f64,
+    updated: Instant,
+}
+
+impl Bucket {
+    fn per_minute(limit: u32, now: Instant) -> Bucket {
+        let capacity = f64::from(limit.max(1));
+        Bucket {
+            capacity,
+            available: capacity,
+            per_second: capacity / 60.0,
+            updated: now,
+        }
+    }
+
+    fn reserve(&mut self, cost: f64, now: Instant) -> Duration {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.available = (self.available + elapsed * self.per_second).min(self.capacity);
+        self.updated = now;
+        // A single request larger than a minute's allowance still goes, after a full minute.
+        self.available -= cost.min(self.capacity);
+        if self.available >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::try_from_secs_f64(-self.available / self.per_second)
+                .unwrap_or(Duration::from_secs(60))
+        }
+    }
+}
+
+/// `x-ratelimit-reset-*` values: Go-style durations (`1s`, `6m0s`, `20ms`, `2m59.56s`) or seconds.
+pub(crate) fn parse_reset(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return Duration::try_from_secs_f64(seconds).ok();
+    }
+    let mut total = 0.0;
+    let mut rest = value;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter(|&n| n > 0)?;
+        let (number, after) = rest.split_at(number_len);
+        let number: f64 = number.parse().ok()?;
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        let scale = match unit {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += number * scale;
+        rest = after;
+    }
+    Duration::try_from_secs_f64(total).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_per_minute_spaces_requests_after_the_burst() {
+        let limiter = Limiter::new(Some(2), None);
+        let start = Instant::now();
+        limiter.wait_turn(0).await;
+        limiter.wait_turn(0).await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        limiter.wait_turn(0).await;
+        assert!(
+            start.elapsed() >= Duration::from_secs(30),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_per_minute_waits_for_the_refill() {
+        let limiter = Limiter::new(None, Some(1000));
+        let start = Instant::now();
+        limiter.wait_turn(600).await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        limiter.wait_turn(600).await;
+        // 200 tokens short at 1000/60 per second.
+        assert!(
+            start.elapsed() >= Duration::from_secs(12),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_larger_than_the_minute_allowance_still_goes() {
+        let limiter = Limiter::new(None, Some(100));
+        limiter.wait_turn(5_000).await;
+        let start = Instant::now();
+        limiter.wait_turn(5_000).await;
+        assert!(
+            start.elapsed() >= Duration::from_secs(60),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_pause_holds_every_request() {
+        let limiter = Limiter::new(None, None);
+        limiter.pause_for(Duration::from_secs(5));
+        limiter.pause_for(Duration::from_secs(1));
+        let start = Instant::now();
+        limiter.wait_turn(10).await;
+        assert!(
+            start.elapsed() >= Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn exhausted_ratelimit_headers_pause_until_reset() {
+        let limiter = Limiter::new(None, None);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-ratelimit-remaining-tokens",
+            HeaderValue::from_static("0"),
+        );
+        headers.insert("x-ratelimit-reset-tokens", HeaderValue::from_static("1.5s"));
+        headers.insert(
+            "x-ratelimit-remaining-requests",
+            HeaderValue::from_static("12"),
+        );
+        headers.insert("x-ratelimit-reset-requests", HeaderValue::from_static("9s"));
+        limiter.observe(&headers);
+        let start = Instant::now();
+        limiter.wait_turn(1).await;
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_millis(1500), "{waited:?}");
+        assert!(
+            waited < Duration::from_secs(9),
+            "paused for requests too: {waited:?}"
+        );
+    }
+
+    #[test]
+    fn reset_values_in_the_formats_servers_send() {
+        assert_eq!(parse_reset("1s"), Some(Duration::from_secs(1)));
+        assert_eq!(parse_reset("6m0s"), Some(Duration::from_secs(360)));
+        assert_eq!(parse_reset("20ms"), Some(Duration::from_millis(20)));
+        assert_eq!(parse_reset("1h2m3s"), Some(Duration::from_secs(3723)));
+        assert_eq!(parse_reset("2m59.5s"), Some(Duration::from_millis(179_500)));
+        assert_eq!(parse_reset("12"), Some(Duration::from_secs(12)));
+        assert_eq!(parse_reset("soon"), None);
+        assert_eq!(parse_reset("5 parsecs"), None);
+        assert_eq!(parse_reset("-3"), None);
+    }
+}

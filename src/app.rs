@@ -1,7 +1,7 @@
 //! The commands: typed settings and validated requests in, an exit status out. `main.rs` only parses
 //! flags, sets up logging and maps the result to the process exit code.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::cli::{Cli, Command, DigestArgs, ReportArgs, ReportFormat, RunArgs, SummarizeArgs};
@@ -168,7 +168,7 @@ fn pipeline(settings: Settings, progress: Progress, dry_run: bool) -> Result<Pip
         };
     let prompts = PromptSet::load(settings.run.prompts_dir.as_deref())?;
     let store = open_store(&settings.run.database, dry_run)?;
-    let model = OpenAiCompatible::new(model_settings(&settings, api_key))?;
+    let model = OpenAiCompatible::new(model_settings(&settings, api_key)?)?;
     let http = reqwest::Client::builder()
         .timeout(settings.source.request_timeout)
         .user_agent(concat!("paper-digest/", env!("CARGO_PKG_VERSION")))
@@ -188,22 +188,26 @@ fn pipeline(settings: Settings, progress: Progress, dry_run: bool) -> Result<Pip
 }
 
 /// A dry run reads an existing store but never creates one.
-fn open_store(path: &PathBuf, dry_run: bool) -> Result<Store, RunError> {
+fn open_store(path: &Path, dry_run: bool) -> Result<Store, RunError> {
     if dry_run && !path.exists() {
         return Ok(Store::open_in_memory()?);
     }
     Ok(Store::open(path)?)
 }
 
-fn model_settings(settings: &Settings, api_key: Option<String>) -> ModelSettings {
+fn model_settings(settings: &Settings, api_key: Option<String>) -> Result<ModelSettings, RunError> {
     let model = &settings.model;
-    ModelSettings {
+    let max_tokens_field = model
+        .max_tokens_field
+        .parse()
+        .map_err(|e| RunError::Usage(format!("model.max_tokens_field: {e}")))?;
+    Ok(ModelSettings {
         base_url: model.base_url.clone(),
         model: model.name.clone(),
         api_key,
         temperature: model.temperature,
         max_output_tokens: model.max_output_tokens,
-        max_tokens_field: model.max_tokens_field.clone(),
+        max_tokens_field,
         request_timeout: model.request_timeout,
         max_retries: model.max_retries,
         backoff_initial: model.backoff_initial,
@@ -214,7 +218,9 @@ fn model_settings(settings: &Settings, api_key: Option<String>) -> ModelSettings
         structured_output: model.structured_output,
         price_input_per_mtok: model.price_input_per_mtok,
         price_output_per_mtok: model.price_output_per_mtok,
-    }
+        max_run_tokens: settings.run.max_tokens,
+        max_run_cost_usd: settings.run.max_cost_usd,
+    })
 }
 
 /// SIGINT/SIGTERM: start no new papers, let the ones in flight finish and be stored, then exit.

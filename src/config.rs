@@ -14,9 +14,10 @@ pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 pub const ENV_PREFIX: &str = "PAPER_DIGEST_";
 
 /// Variables with the prefix that are not config keys (read elsewhere).
-const ENV_NOT_KEYS: [&str; 3] = [
+const ENV_NOT_KEYS: [&str; 4] = [
     "PAPER_DIGEST_CONFIG",
     "PAPER_DIGEST_LOG",
+    "PAPER_DIGEST_LOG_FORMAT",
     "PAPER_DIGEST_SHARED_DATA",
 ];
 

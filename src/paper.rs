@@ -93,16 +93,21 @@ fn split_version(body: &str) -> Option<(&str, Option<u32>)> {
     }
 }
 
-/// `YYMM.NNNN` (2007–2014) or `YYMM.NNNNN` (2015 on).
+/// `YYMM.NNNN` (April 2007 to 2014) or `YYMM.NNNNN` (2015 on).
 fn is_new_style(core: &str) -> bool {
     let Some((yymm, number)) = core.split_once('.') else {
         return false;
     };
-    let month_ok = yymm.len() == 4
-        && yymm.chars().all(|c| c.is_ascii_digit())
-        && matches!(yymm[2..].parse::<u8>(), Ok(1..=12));
-    month_ok
-        && (number.len() == 4 || number.len() == 5)
+    if yymm.len() != 4 || !yymm.chars().all(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    let (Ok(year), Ok(month)) = (yymm[..2].parse::<u8>(), yymm[2..].parse::<u8>()) else {
+        return false;
+    };
+    let digits_expected = if year >= 15 { 5 } else { 4 };
+    (1..=12).contains(&month)
+        && (7..=99).contains(&year)
+        && number.len() == digits_expected
         && number.chars().all(|c| c.is_ascii_digit())
 }
 
@@ -299,6 +304,7 @@ mod tests {
             ("arxiv.org/abs/2409.17481", ("2409.17481", None)),
             ("  2409.17481 \n", ("2409.17481", None)),
             ("0704.0001", ("0704.0001", None)),
+            ("1111.2011v2", ("1111.2011", Some(2))),
             ("hep-th/9901001", ("hep-th/9901001", None)),
             ("hep-th/9901001v1", ("hep-th/9901001", Some(1))),
             ("math.GT/0309136", ("math.GT/0309136", None)),
@@ -318,6 +324,7 @@ mod tests {
             "",
             "abc",
             "2409.1748",
+            "1111.20111",
             "2409.174811",
             "2413.17481",
             "2409.17481v",

@@ -224,7 +224,8 @@ fn config_and_input_errors_exit_2_naming_the_input() {
     let output = run_binary(&env, &["summarize", "not-an-id"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        text(&output.stderr).contains("\"not-an-id\""),
+        text(&output.stderr).contains("not an arXiv ID")
+            && text(&output.stderr).contains("not-an-id"),
         "{}",
         text(&output.stderr)
     );

@@ -71,9 +71,18 @@ impl RunError {
             | RunError::Output { .. } => ExitStatus::Usage,
             RunError::Source(SourceError::BadBaseUrl { .. }) => ExitStatus::Usage,
             RunError::Source(_) => ExitStatus::Unreachable,
-            RunError::Model(error) if error.is_unreachable() => ExitStatus::Unreachable,
-            RunError::Model(error) if error.is_rejected() => ExitStatus::Usage,
-            RunError::Model(_) => ExitStatus::NotAllPublished,
+            RunError::Model(error) => match error {
+                ModelError::Unreachable { .. } | ModelError::QuotaExhausted { .. } => {
+                    ExitStatus::Unreachable
+                }
+                // A bad key, a model name the server does not know, an unusable setting.
+                ModelError::Rejected { .. } | ModelError::InvalidSettings { .. } => {
+                    ExitStatus::Usage
+                }
+                ModelError::GaveUp { .. }
+                | ModelError::Malformed { .. }
+                | ModelError::BudgetExhausted { .. } => ExitStatus::NotAllPublished,
+            },
         }
     }
 }

@@ -16,14 +16,12 @@ use futures::StreamExt;
 use crate::checks::shape::ShapeLimits;
 use crate::config::{Settings, SourceKind};
 use crate::logging::Progress;
-use crate::model::ChatModel;
+use crate::model::{ChatModel, ModelError};
 use crate::paper::{ArxivId, Paper, Status};
 use crate::prompt::PromptSet;
 use crate::render::{self, digest::DigestEntry};
 use crate::source::{self, arxiv::ArxivClient, hf::HfClient};
-use crate::store::{
-    AttemptRecord, RunEnd, RunId, RunKind, RunMeta, RunOutcome, Store, SummaryKey,
-};
+use crate::store::{AttemptRecord, RunEnd, RunId, RunKind, RunMeta, RunOutcome, Store, SummaryKey};
 
 pub use error::{ExitStatus, RunError};
 pub use identity::IdentityGate;
@@ -44,7 +42,7 @@ pub struct RunRequest {
 }
 
 /// What a run did, for the exit code and the last log line.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct RunSummary {
     pub run: Option<RunId>,
     pub date: Option<NaiveDate>,
@@ -65,7 +63,9 @@ impl RunSummary {
     pub fn exit_status(&self) -> ExitStatus {
         match &self.stopped_by {
             Some(error) => error.exit_status(),
-            None if self.flagged + self.failed + self.not_attempted > 0 => ExitStatus::NotAllPublished,
+            None if self.flagged + self.failed + self.not_attempted > 0 => {
+                ExitStatus::NotAllPublished
+            }
             None => ExitStatus::Success,
         }
     }
@@ -130,7 +130,9 @@ impl Pipeline {
             Some(path) => path.display().to_string(),
             None => request.source.as_str().to_string(),
         };
-        let run = self.store.begin_run(&self.run_meta(RunKind::Run, Some(date), source))?;
+        let run = self
+            .store
+            .begin_run(&self.run_meta(RunKind::Run, Some(date), source))?;
         summary.run = Some(run);
         self.summarize_all(run, &papers, request.force, &mut summary)
             .await?;
@@ -169,7 +171,7 @@ impl Pipeline {
             "papers picked"
         );
         let limits = self.shape_limits();
-        let identity = IdentityGate::new(papers, &self.settings.identity);
+        let identity = IdentityGate::new(papers);
         let summarizer = Summarizer {
             model: self.model.as_ref(),
             prompts: &self.prompts,
@@ -191,20 +193,27 @@ impl Pipeline {
                 }
             })
             .buffer_unordered(self.settings.run.concurrency);
-        let mut spent = Spent::default();
         while let Some((paper, result)) = results.next().await {
             bar.inc(1);
             let Some((outcome, fatal)) = result else {
                 not_attempted.push(paper.id.clone());
                 continue;
             };
-            self.store.record_attempt(run, &attempt_record(paper, key_of(paper), &outcome))?;
+            if outcome.calls == 0
+                && matches!(
+                    fatal,
+                    Some(Fatal::Model(ModelError::BudgetExhausted { .. }))
+                )
+            {
+                // Nothing was sent for this paper: it was not attempted, not failed.
+                self.stop.stop(outcome.error.clone().unwrap_or_default());
+                not_attempted.push(paper.id.clone());
+                continue;
+            }
+            self.store
+                .record_attempt(run, &attempt_record(paper, key_of(paper), &outcome))?;
             log_outcome(paper, &outcome);
             count(summary, outcome.status);
-            spent.add(&outcome);
-            if let Some(reason) = spent.over_budget(&self.settings) {
-                self.stop.stop(reason);
-            }
             if let Some(fatal) = fatal {
                 let error = RunError::from(fatal);
                 self.stop.stop(error.to_string());
@@ -213,7 +222,8 @@ impl Pipeline {
         }
         bar.finish_and_clear();
         summary.not_attempted = not_attempted.len();
-        self.store.finish_run(run, &self.run_outcome(summary, &not_attempted))?;
+        self.store
+            .finish_run(run, &self.run_outcome(summary, &not_attempted))?;
         Ok(())
     }
 
@@ -280,7 +290,10 @@ impl Pipeline {
                 let path = request.input.as_deref().ok_or(RunError::Usage(
                     "--source file needs --input FILE".to_string(),
                 ))?;
-                let date = request.date.or_else(|| date_in_file_name(path)).unwrap_or(today);
+                let date = request
+                    .date
+                    .or_else(|| date_in_file_name(path))
+                    .unwrap_or(today);
                 let papers = source::file::load(path).map_err(RunError::Input)?;
                 Ok((date, dedup(papers)))
             }
@@ -331,7 +344,11 @@ impl Pipeline {
         Ok(path)
     }
 
-    pub fn render_digest(&self, date: NaiveDate, include_flagged: bool) -> Result<String, RunError> {
+    pub fn render_digest(
+        &self,
+        date: NaiveDate,
+        include_flagged: bool,
+    ) -> Result<String, RunError> {
         let current = self.store.current_for_date(date)?;
         let entries: Vec<DigestEntry> = current.iter().map(DigestEntry::from).collect();
         Ok(render::digest::render(date, &entries, include_flagged))
@@ -386,17 +403,21 @@ impl Pipeline {
         let papers = dedup(papers);
         if papers.is_empty() {
             let list: Vec<_> = unknown.iter().map(ArxivId::to_string).collect();
-            return Err(RunError::Usage(format!("unknown arXiv ID: {}", list.join(", "))));
+            return Err(RunError::Usage(format!(
+                "unknown arXiv ID: {}",
+                list.join(", ")
+            )));
         }
-        let run = self
-            .store
-            .begin_run(&self.run_meta(RunKind::Summarize, None, "ids".to_string()))?;
+        let run =
+            self.store
+                .begin_run(&self.run_meta(RunKind::Summarize, None, "ids".to_string()))?;
         let mut summary = RunSummary {
             run: Some(run),
             listed: papers.len(),
             ..RunSummary::default()
         };
-        self.summarize_all(run, &papers, force, &mut summary).await?;
+        self.summarize_all(run, &papers, force, &mut summary)
+            .await?;
         let mut printed = String::new();
         for paper in &papers {
             printed.push_str(&self.describe_current(paper)?);
@@ -406,7 +427,9 @@ impl Pipeline {
             }
         }
         for id in &unknown {
-            printed.push_str(&format!("{id}: unknown arXiv ID (arXiv returned no paper)\n\n"));
+            printed.push_str(&format!(
+                "{id}: unknown arXiv ID (arXiv returned no paper)\n\n"
+            ));
         }
         Ok(SummarizeResult {
             printed,
@@ -447,30 +470,6 @@ impl Pipeline {
     }
 }
 
-/// Tokens and money spent by this run, against the optional caps.
-#[derive(Debug, Default)]
-struct Spent {
-    tokens: u64,
-    cost_usd: f64,
-}
-
-impl Spent {
-    fn add(&mut self, outcome: &PaperOutcome) {
-        self.tokens += outcome.prompt_tokens + outcome.completion_tokens;
-        self.cost_usd += outcome.cost_usd;
-    }
-
-    fn over_budget(&self, settings: &Settings) -> Option<String> {
-        if let Some(cap) = settings.run.max_tokens.filter(|cap| self.tokens >= *cap) {
-            return Some(format!("token budget reached: {} of {cap} tokens used", self.tokens));
-        }
-        if let Some(cap) = settings.run.max_cost_usd.filter(|cap| self.cost_usd >= *cap) {
-            return Some(format!("cost budget reached: ${:.4} of ${cap:.4} spent", self.cost_usd));
-        }
-        None
-    }
-}
-
 fn attempt_record(paper: &Paper, key: SummaryKey, outcome: &PaperOutcome) -> AttemptRecord {
     AttemptRecord {
         paper: paper.id.clone(),
@@ -493,7 +492,9 @@ fn log_outcome(paper: &Paper, outcome: &PaperOutcome) {
     let reasons = outcome.reasons.join("; ");
     match outcome.status {
         Status::Ok => tracing::info!(id = %paper.id, calls = outcome.calls, "ok"),
-        Status::Flagged => tracing::warn!(id = %paper.id, calls = outcome.calls, %reasons, "flagged"),
+        Status::Flagged => {
+            tracing::warn!(id = %paper.id, calls = outcome.calls, %reasons, "flagged")
+        }
         Status::Failed => tracing::warn!(id = %paper.id, calls = outcome.calls, %reasons, "failed"),
     }
 }

@@ -88,7 +88,7 @@ impl Summarizer<'_> {
                     } else {
                         outcome.fail(error.to_string());
                     }
-                    return if error.stops_run() {
+                    return if stops_run(&error) {
                         Err(Fatal::Model(error))
                     } else {
                         Ok(())
@@ -157,6 +157,18 @@ enum Verdict {
     Publishable(Sections),
     Flagged(Sections, Vec<Reason>),
     Unusable(Vec<Reason>),
+}
+
+/// Errors after which every further call would fail the same way: stop starting papers.
+fn stops_run(error: &ModelError) -> bool {
+    match error {
+        ModelError::Unreachable { .. }
+        | ModelError::QuotaExhausted { .. }
+        | ModelError::BudgetExhausted { .. }
+        | ModelError::InvalidSettings { .. } => true,
+        ModelError::Rejected { status, .. } => matches!(status, 401 | 403 | 404),
+        ModelError::GaveUp { .. } | ModelError::Malformed { .. } => false,
+    }
 }
 
 fn messages_of(reasons: &[Reason]) -> Vec<String> {

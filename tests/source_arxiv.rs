@@ -211,7 +211,7 @@ fn client(server: &MockServer, page_size: usize) -> ArxivClient {
 async fn lookup_reports_an_unknown_id_as_missing() {
     let server = MockServer::start().await;
     Mock::given(path("/api/query"))
-        .and(query_param("id_list", "0808.05394,1707.08567"))
+        .and(query_param("id_list", "2408.99999,1707.08567"))
         .and(query_param("max_results", "2"))
         .respond_with(
             ResponseTemplate::new(200).set_body_string(fixture("arxiv_two_ids_one_unknown.xml")),
@@ -220,11 +220,11 @@ async fn lookup_reports_an_unknown_id_as_missing() {
         .mount(&server)
         .await;
     let lookup = client(&server, 100)
-        .lookup(&[id("0808.05394"), id("1707.08567"), id("0808.05394")])
+        .lookup(&[id("2408.99999"), id("1707.08567"), id("2408.99999")])
         .await
         .unwrap();
     assert_eq!(ids(&lookup.found), ["1707.08567"]);
-    assert_eq!(lookup.missing, [id("0808.05394")]);
+    assert_eq!(lookup.missing, [id("2408.99999")]);
 }
 
 #[tokio::test]

@@ -267,13 +267,63 @@ fn a_failing_current_update_rolls_back_the_history_row() {
         )
         .unwrap();
     let err = store
-        .record_attempt(run, &attempt(&p, Status::Failed))
+        .record_attempt(run, &attempt(&p, Status::Flagged))
         .unwrap_err();
     assert!(err.to_string().contains("boom"), "{err}");
 
     assert_eq!(raw_count(&path, "SELECT count(*) FROM attempts"), 1);
     let entries = store.current_for_date(date("2024-09-24")).unwrap();
     assert_eq!(entries[0].summary.as_ref().unwrap().status, Status::Ok);
+}
+
+/// A forced re-summarization that fails must not take a published summary out of the digest.
+#[test]
+fn a_failed_attempt_does_not_displace_a_usable_summary() {
+    let store = Store::open_in_memory().unwrap();
+    let p = paper("2409.14674", Some(28));
+    store
+        .upsert_papers(
+            std::slice::from_ref(&p),
+            Some(date("2024-09-24")),
+            "hf-daily",
+        )
+        .unwrap();
+    let run = store.begin_run(&meta(Some("2024-09-24"))).unwrap();
+    store.record_attempt(run, &attempt(&p, Status::Ok)).unwrap();
+    store
+        .record_attempt(run, &attempt(&p, Status::Failed))
+        .unwrap();
+    let current = store.current(&p.id).unwrap().unwrap();
+    assert_eq!(current.status, Status::Ok);
+    let report = store.run_report(run).unwrap();
+    assert_eq!(
+        report.papers.len(),
+        1,
+        "the failed attempt is still reported"
+    );
+
+    // A failed paper is replaced by the next attempt, whatever it is.
+    let q = paper("2409.15277", Some(19));
+    store
+        .upsert_papers(
+            std::slice::from_ref(&q),
+            Some(date("2024-09-24")),
+            "hf-daily",
+        )
+        .unwrap();
+    store
+        .record_attempt(run, &attempt(&q, Status::Failed))
+        .unwrap();
+    store
+        .record_attempt(run, &attempt(&q, Status::Failed))
+        .unwrap();
+    let second = store.current(&q.id).unwrap().unwrap();
+    store
+        .record_attempt(run, &attempt(&q, Status::Flagged))
+        .unwrap();
+    let third = store.current(&q.id).unwrap().unwrap();
+    assert_eq!(third.status, Status::Flagged);
+    assert!(third.attempt > second.attempt);
 }
 
 #[test]

@@ -75,6 +75,8 @@ pub enum Behaviour {
     Swapped,
     /// The right content, in English.
     English,
+    /// For any paper: a Korean summary assembled from the request's own title and abstract.
+    FromAbstract,
 }
 
 #[derive(Clone)]
@@ -117,6 +119,9 @@ impl MockChat {
 impl Respond for MockChat {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let body = String::from_utf8_lossy(&request.body);
+        if self.behaviour == Behaviour::FromAbstract {
+            return self.from_abstract(request);
+        }
         let Some(index) = PAPERS.iter().position(|p| body.contains(p.title)) else {
             return ResponseTemplate::new(400).set_body_json(json!({
                 "error": {"message": "mock: request names no fixture paper", "type": "invalid_request_error", "code": 400}
@@ -126,7 +131,7 @@ impl Respond for MockChat {
             *counts.entry(PAPERS[index].id.to_string()).or_default() += 1;
         }
         let content = match self.behaviour {
-            Behaviour::Correct => summary_json(&PAPERS[index]),
+            Behaviour::Correct | Behaviour::FromAbstract => summary_json(&PAPERS[index]),
             Behaviour::Swapped => summary_json(&PAPERS[(index + 1) % PAPERS.len()]),
             Behaviour::English => json!({
                 "whats_new": "This paper introduces a new method and explains why it matters for the field.",
@@ -139,6 +144,81 @@ impl Respond for MockChat {
             .set_delay(self.delay)
             .set_body_json(completion(&content, "stop"))
     }
+}
+
+impl MockChat {
+    fn from_abstract(&self, request: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let user = body["messages"]
+            .as_array()
+            .and_then(|messages| messages.iter().rev().find(|m| m["role"] == "user"))
+            .and_then(|m| m["content"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        let title = between(&user, "<paper_title>", "</paper_title>");
+        let abstract_text = between(&user, "<abstract>", "</abstract>");
+        if let Ok(mut counts) = self.counts.lock() {
+            *counts.entry(title.clone()).or_default() += 1;
+        }
+        ResponseTemplate::new(200)
+            .set_delay(self.delay)
+            .set_body_json(completion(&korean_from(&title, &abstract_text), "stop"))
+    }
+}
+
+fn between(text: &str, open: &str, close: &str) -> String {
+    text.split_once(open)
+        .and_then(|(_, rest)| rest.split_once(close))
+        .map(|(inside, _)| inside.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// A plausible Korean summary that names the work and uses the abstract's own terms and figures.
+pub fn korean_from(title: &str, abstract_text: &str) -> String {
+    let name = title
+        .split_once(':')
+        .map(|(name, _)| name.to_string())
+        .unwrap_or_else(|| {
+            title
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+    let mut terms: Vec<String> = Vec::new();
+    for word in abstract_text.split(|c: char| c.is_whitespace() || ",.;:()".contains(c)) {
+        let distinctive = word.len() >= 3
+            && word
+                .chars()
+                .skip(1)
+                .any(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if distinctive && !terms.iter().any(|t| t == word) && terms.len() < 3 {
+            terms.push(word.to_string());
+        }
+    }
+    let figures: Vec<&str> = abstract_text
+        .split_whitespace()
+        .map(|w| w.trim_end_matches(['.', ',', ';', ')']))
+        .filter(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()) && w.ends_with('%'))
+        .take(2)
+        .collect();
+    let terms_text = if terms.is_empty() {
+        "제안 방법".to_string()
+    } else {
+        terms.join(", ")
+    };
+    let results = if figures.is_empty() {
+        format!("여러 실험을 통해 {name}의 효과를 보였으며, 기존 방법과 비교해 의미 있는 개선을 확인했습니다.")
+    } else {
+        format!("실험에서 {name}은(는) {}의 결과를 보고하며, 기존 방법과 비교해 의미 있는 개선을 확인했습니다.", figures.join(", "))
+    };
+    json!({
+        "whats_new": format!("이 논문은 {name}을(를) 소개합니다. 기존 접근이 가진 한계를 짚고, 이를 해결하기 위한 새로운 방향을 제시합니다."),
+        "technical_details": format!("{name}은(는) {terms_text}을(를) 핵심 요소로 사용합니다. 각 구성 요소의 역할과 학습 과정을 차례로 설명합니다."),
+        "performance_highlights": results,
+    })
+    .to_string()
 }
 
 pub fn summary_json(paper: &KnownPaper) -> String {

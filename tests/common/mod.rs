@@ -120,7 +120,7 @@ impl Respond for MockChat {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let body = String::from_utf8_lossy(&request.body);
         if self.behaviour == Behaviour::FromAbstract {
-            return self.from_abstract(request);
+            return self.answer_from_abstract(request);
         }
         let Some(index) = PAPERS.iter().position(|p| body.contains(p.title)) else {
             return ResponseTemplate::new(400).set_body_json(json!({
@@ -147,7 +147,7 @@ impl Respond for MockChat {
 }
 
 impl MockChat {
-    fn from_abstract(&self, request: &Request) -> ResponseTemplate {
+    fn answer_from_abstract(&self, request: &Request) -> ResponseTemplate {
         let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
         let user = body["messages"]
             .as_array()

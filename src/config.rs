@@ -90,6 +90,8 @@ struct RawSource {
     arxiv_page_size: usize,
     categories: Vec<String>,
     request_timeout_secs: f64,
+    fetch_retries: u32,
+    fetch_retry_initial_secs: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,6 +161,8 @@ pub struct SourceSettings {
     pub arxiv_page_size: usize,
     pub categories: Vec<String>,
     pub request_timeout: Duration,
+    pub fetch_retries: u32,
+    pub fetch_retry_initial: Duration,
 }
 
 /// Model settings as configured; the key is resolved separately (see [`resolve_api_key`]).
@@ -366,6 +370,12 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
                 "source.request_timeout_secs",
                 raw.source.request_timeout_secs,
                 0.001,
+            )?,
+            fetch_retries: raw.source.fetch_retries,
+            fetch_retry_initial: seconds(
+                "source.fetch_retry_initial_secs",
+                raw.source.fetch_retry_initial_secs,
+                0.0,
             )?,
         },
         model: validate_model(raw.model)?,

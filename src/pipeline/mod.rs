@@ -9,18 +9,21 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
 
 use chrono::NaiveDate;
 use futures::StreamExt;
 
 use crate::checks::shape::ShapeLimits;
-use crate::config::{Settings, SourceKind};
+use crate::config::{Settings, SourceKind, SourceSettings};
 use crate::logging::Progress;
 use crate::model::{ChatModel, ModelError};
 use crate::paper::{ArxivId, Paper, Status};
 use crate::prompt::PromptSet;
 use crate::render::{self, digest::DigestEntry};
-use crate::source::{self, arxiv::ArxivClient, hf::HfClient};
+use crate::source::{self, arxiv::ArxivClient, hf::HfClient, SourceError};
 use crate::store::{AttemptRecord, RunEnd, RunId, RunKind, RunMeta, RunOutcome, Store, SummaryKey};
 
 pub use error::{ExitStatus, RunError};
@@ -117,15 +120,14 @@ impl Pipeline {
             listed: papers.len(),
             ..RunSummary::default()
         };
-        if papers.is_empty() {
-            tracing::info!(%date, source = request.source.as_str(), "no announcement: the source lists no papers for this day");
+        let no_announcement = self.no_announcement(date, &papers)?;
+        if let Some(reason) = &no_announcement {
+            tracing::info!(%date, source = request.source.as_str(), "no announcement: {reason}");
         }
         if request.dry_run {
             self.plan(&papers, request.force)?;
             return Ok(summary);
         }
-        self.store
-            .upsert_papers(&papers, Some(date), request.source.as_str())?;
         let source = match &request.input {
             Some(path) => path.display().to_string(),
             None => request.source.as_str().to_string(),
@@ -134,6 +136,19 @@ impl Pipeline {
             .store
             .begin_run(&self.run_meta(RunKind::Run, Some(date), source))?;
         summary.run = Some(run);
+        if let Some(reason) = no_announcement {
+            let outcome = RunOutcome {
+                end: RunEnd::Finished,
+                skipped: 0,
+                note: Some(format!("no announcement for {date}: {reason}")),
+            };
+            self.store.finish_run(run, &outcome)?;
+            summary.listed = 0;
+            summary.report = Some(self.write_report(run, &request.out_dir)?);
+            return Ok(summary);
+        }
+        self.store
+            .upsert_papers(&papers, Some(date), request.source.as_str())?;
         self.summarize_all(run, &papers, request.force, &mut summary)
             .await?;
         let (digest, report) =
@@ -141,6 +156,28 @@ impl Pipeline {
         summary.digest = Some(digest);
         summary.report = Some(report);
         Ok(summary)
+    }
+
+    /// An empty list, or a list whose papers were all announced on an earlier day (a source repeating
+    /// yesterday's list on a weekend), is no announcement: nothing is summarized or published.
+    fn no_announcement(
+        &self,
+        date: NaiveDate,
+        papers: &[Paper],
+    ) -> Result<Option<String>, RunError> {
+        if papers.is_empty() {
+            return Ok(Some("the source lists no papers for this day".to_string()));
+        }
+        let mut earlier = None;
+        for paper in papers {
+            let first = self.store.dates_of(&paper.id)?.into_iter().min();
+            match first {
+                Some(first) if first < date => earlier = earlier.max(Some(first)),
+                _ => return Ok(None),
+            }
+        }
+        Ok(earlier
+            .map(|day| format!("every listed paper was already announced on or before {day}")))
     }
 
     /// Summarizes what needs it, storing each result as it arrives. Fatal model errors stop new work.
@@ -275,14 +312,24 @@ impl Pipeline {
             SourceKind::HfDaily => {
                 let date = request.date.unwrap_or(today);
                 let client = HfClient::new(&self.settings.source.hf_base_url, self.http.clone())?;
-                Ok((date, client.daily(date).await?))
+                let papers = (|| client.daily(date))
+                    .retry(source_backoff(&self.settings.source))
+                    .when(is_transient)
+                    .notify(log_source_retry)
+                    .await?;
+                Ok((date, papers))
             }
             SourceKind::Arxiv => {
                 let date = request.date.unwrap_or(today);
                 let client = self.arxiv_client()?;
                 let mut papers = Vec::new();
                 for category in &request.categories {
-                    papers.extend(client.listing(category, date, date, request.limit).await?);
+                    let listing = (|| client.listing(category, date, date, request.limit))
+                        .retry(source_backoff(&self.settings.source))
+                        .when(is_transient)
+                        .notify(log_source_retry)
+                        .await?;
+                    papers.extend(listing);
                 }
                 Ok((date, dedup(papers)))
             }
@@ -318,6 +365,11 @@ impl Pipeline {
         include_flagged: bool,
     ) -> Result<(PathBuf, PathBuf), RunError> {
         let digest = self.write_digest(date, out_dir, include_flagged)?;
+        Ok((digest, self.write_report(run, out_dir)?))
+    }
+
+    /// Writes the run's report as Markdown and JSON under `out_dir/reports/`; returns the Markdown path.
+    fn write_report(&self, run: RunId, out_dir: &Path) -> Result<PathBuf, RunError> {
         let report = self.store.run_report(run)?;
         let reports_dir = out_dir.join("reports");
         let report_md = reports_dir.join(format!("run-{}.md", run.0));
@@ -328,7 +380,7 @@ impl Pipeline {
             message: e.to_string(),
         })?;
         write_file(&report_json, json.as_bytes())?;
-        Ok((digest, report_md))
+        Ok(report_md)
     }
 
     /// Renders the day's digest from the store (every paper listed that day) and writes it.
@@ -505,6 +557,28 @@ fn count(summary: &mut RunSummary, status: Status) {
         Status::Flagged => summary.flagged += 1,
         Status::Failed => summary.failed += 1,
     }
+}
+
+/// A rate limit or an outage of a few minutes must not cost the day: a source is asked again, a few
+/// times, spaced out (arXiv's own pacing still applies between the requests).
+fn source_backoff(settings: &SourceSettings) -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(settings.fetch_retry_initial)
+        .with_max_delay(Duration::from_secs(120).max(settings.fetch_retry_initial))
+        .with_max_times(settings.fetch_retries as usize)
+        .with_jitter()
+}
+
+fn is_transient(error: &SourceError) -> bool {
+    match error {
+        SourceError::Unreachable { .. } => true,
+        SourceError::Http { status, .. } => *status == 429 || *status >= 500,
+        _ => false,
+    }
+}
+
+fn log_source_retry(error: &SourceError, wait: Duration) {
+    tracing::warn!(%error, wait_secs = wait.as_secs_f64(), "source failed, asking again");
 }
 
 /// Keeps the first occurrence of each paper: sources can list a paper twice (cross-listings, pages).

@@ -12,7 +12,16 @@ use crate::config::SourceKind;
 /// Exit codes: 0 all published, 1 some papers flagged or failed, 2 usage or config error,
 /// 3 source or model unreachable.
 #[derive(Debug, Parser)]
-#[command(name = "paper-digest", version, about, long_about = None)]
+#[command(
+    name = "paper-digest",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit codes: 0 all published, 1 some papers flagged or failed, 2 usage or config error, \
+                  3 source or model unreachable.\n\
+                  Config: config/default.toml (built in) <- --config FILE <- PAPER_DIGEST_<SECTION>__<KEY>.\n\
+                  API key: OPENAI_API_KEY or model.api_key_file; never read from a config file."
+)]
 pub struct Cli {
     /// Config file layered over the built-in defaults (then PAPER_DIGEST_* variables).
     #[arg(long, global = true, env = "PAPER_DIGEST_CONFIG", value_name = "FILE")]
@@ -51,6 +60,47 @@ pub enum Command {
     Digest(DigestArgs),
     /// Show what a run did.
     Report(ReportArgs),
+    /// Audit published digests: check every entry's shape and that it describes its paper.
+    Lint(LintArgs),
+    /// Measure the identity checks on labelled summary/abstract pairs (JSONL).
+    EvalChecks(EvalChecksArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Digest files in the published format (`## Daily Papers (YYYY-MM-DD)` ...).
+    #[arg(required = true, value_name = "DIGEST.md")]
+    pub digests: Vec<PathBuf>,
+
+    /// Abstracts to check against: a saved HF daily-papers JSON or arXiv Atom file (repeatable).
+    #[arg(long = "papers", value_name = "FILE")]
+    pub papers: Vec<PathBuf>,
+
+    /// Fetch abstracts missing from --papers and the store from arXiv (id_list).
+    #[arg(long)]
+    pub fetch: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalChecksArgs {
+    /// Labelled pairs: one JSON object per line with arxiv_id, title, abstract, summary (text or
+    /// sections), label ("match" | "mismatch") and optionally batch.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub pairs: PathBuf,
+
+    /// Also print every misclassified pair.
+    #[arg(long)]
+    pub show_errors: bool,
 }
 
 #[derive(Debug, Args)]

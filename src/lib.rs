@@ -26,4 +26,6 @@ pub mod cli;
 
 pub mod logging;
 
+pub mod lint;
+
 pub mod app;

@@ -1,5 +1,6 @@
 //! (in progress)
 
+pub mod identity;
 mod reason;
 
 pub use reason::Reason;

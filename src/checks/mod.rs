@@ -5,6 +5,7 @@
 //! (language, length, truncation, chatter, refusals, stray JSON). Every problem becomes a [`Reason`]
 //! a person can verify.
 
+pub mod identity;
 mod reason;
 
 pub mod answer;

@@ -4,14 +4,23 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::cli::{Cli, Command, DigestArgs, ReportArgs, ReportFormat, RunArgs, SummarizeArgs};
+use std::collections::HashMap;
+
+use crate::checks::identity as eval;
+use crate::cli::{
+    Cli, Command, DigestArgs, EvalChecksArgs, LintArgs, LintFormat, ReportArgs, ReportFormat,
+    RunArgs, SummarizeArgs,
+};
 use crate::config::{self, ConfigError, Settings, SourceKind};
+use crate::lint;
 use crate::logging::Progress;
 use crate::model::{ModelSettings, OpenAiCompatible};
 use crate::paper::ArxivId;
+use crate::paper::Paper;
 use crate::pipeline::{ExitStatus, Pipeline, RunError, RunRequest, StopSignal};
 use crate::prompt::PromptSet;
 use crate::render::{self, digest::DigestEntry};
+use crate::source::{self, arxiv::ArxivClient};
 use crate::store::{RunId, Store};
 
 /// Runs one command to completion.
@@ -25,6 +34,8 @@ pub async fn execute(cli: Cli, progress: Progress) -> Result<ExitStatus, RunErro
         Command::Summarize(args) => summarize(settings, args, progress).await,
         Command::Digest(args) => digest(&settings, args),
         Command::Report(args) => report(&settings, args),
+        Command::Lint(args) => lint(&settings, args).await,
+        Command::EvalChecks(args) => eval_checks(&settings, args),
     }
 }
 
@@ -158,6 +169,138 @@ fn report(settings: &Settings, args: ReportArgs) -> Result<ExitStatus, RunError>
     Ok(ExitStatus::Success)
 }
 
+async fn lint(settings: &Settings, args: LintArgs) -> Result<ExitStatus, RunError> {
+    let digests = args
+        .digests
+        .iter()
+        .map(|path| lint::read_digest(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut papers: HashMap<ArxivId, Paper> = HashMap::new();
+    for path in &args.papers {
+        for paper in source::file::load(path).map_err(RunError::Input)? {
+            papers.entry(paper.id.clone()).or_insert(paper);
+        }
+    }
+    let mut missing: Vec<ArxivId> = digests
+        .iter()
+        .flat_map(|digest| digest.entries.iter().map(|entry| entry.id.clone()))
+        .filter(|id| !papers.contains_key(id))
+        .collect();
+    missing.sort();
+    missing.dedup();
+    // The store is read only when it exists: lint never creates one.
+    if !missing.is_empty() && settings.run.database.exists() {
+        let store = Store::open(&settings.run.database)?;
+        for id in &missing {
+            if let Some(paper) = store.paper(id)? {
+                papers.insert(id.clone(), paper);
+            }
+        }
+        missing.retain(|id| !papers.contains_key(id));
+    }
+    if args.fetch && !missing.is_empty() {
+        let source = &settings.source;
+        let client = ArxivClient::new(
+            &source.arxiv_base_url,
+            source.arxiv_min_interval,
+            source.arxiv_page_size,
+            http_client(settings)?,
+        )?;
+        for paper in client.lookup(&missing).await?.found {
+            papers.insert(paper.id.clone(), paper);
+        }
+    }
+    let limits = settings.checks.shape_limits();
+    let reports: Vec<_> = digests
+        .iter()
+        .flat_map(|digest| lint::check_digest(digest, &papers, &limits, &settings.identity))
+        .collect();
+    match args.format {
+        LintFormat::Text => print!("{}", lint::render_text(&reports)),
+        LintFormat::Json => {
+            let json = serde_json::to_string_pretty(&reports)
+                .map_err(|e| RunError::Usage(format!("cannot encode the lint results: {e}")))?;
+            println!("{json}");
+        }
+    }
+    Ok(if lint::all_ok(&reports) {
+        ExitStatus::Success
+    } else {
+        ExitStatus::NotAllPublished
+    })
+}
+
+fn eval_checks(settings: &Settings, args: EvalChecksArgs) -> Result<ExitStatus, RunError> {
+    let file = std::fs::File::open(&args.pairs).map_err(|e| {
+        RunError::Usage(format!(
+            "cannot read labelled pairs {}: {e}",
+            args.pairs.display()
+        ))
+    })?;
+    let pairs = eval::read_jsonl(std::io::BufReader::new(file))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| RunError::Usage(format!("{}: {e}", args.pairs.display())))?;
+    let report = eval::evaluate(pairs.into_iter(), &settings.identity);
+    print!("{}", eval_text(&report, args.show_errors));
+    Ok(ExitStatus::Success)
+}
+
+/// The confusion matrix and rates as a person reads them.
+fn eval_text(report: &eval::EvalReport, show_errors: bool) -> String {
+    let mut text = format!(
+        "pairs: {} ({} mismatch, {} match)\n\
+         \n\
+         \t\t\tflagged\tpassed\n\
+         mismatch (swapped)\t{}\t{}\n\
+         match (true)\t\t{}\t{}\n\
+         \n\
+         precision: {:.2}%\n\
+         recall on mismatches: {:.2}%\n\
+         false-positive rate on matches: {:.2}%\n\
+         false-positive rate on matches with < 5 English words: {:.2}% ({} of {})\n\
+         throughput: {:.0} summaries/s\n",
+        report.true_positives
+            + report.false_negatives
+            + report.false_positives
+            + report.true_negatives,
+        report.true_positives + report.false_negatives,
+        report.false_positives + report.true_negatives,
+        report.true_positives,
+        report.false_negatives,
+        report.false_positives,
+        report.true_negatives,
+        report.precision * 100.0,
+        report.recall * 100.0,
+        report.false_positive_rate * 100.0,
+        report.low_english_false_positive_rate * 100.0,
+        report.low_english_false_positives,
+        report.low_english_matches,
+        report.summaries_per_second,
+    );
+    text.push_str("flags by check (on matches / on mismatches):\n");
+    for (check, (on_matches, on_mismatches)) in &report.flags_by_check {
+        text.push_str(&format!("  {check}: {on_matches} / {on_mismatches}\n"));
+    }
+    if show_errors {
+        text.push_str("flagged true pairs:\n");
+        for pair in &report.flagged_matches {
+            text.push_str(&format!("  {} {}\n", pair.arxiv_id, pair.title));
+            for reason in &pair.reasons {
+                text.push_str(&format!("      - {reason}\n"));
+            }
+        }
+    }
+    text
+}
+
+fn http_client(settings: &Settings) -> Result<reqwest::Client, RunError> {
+    reqwest::Client::builder()
+        .timeout(settings.source.request_timeout)
+        .user_agent(concat!("paper-digest/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| RunError::Usage(format!("cannot build the HTTP client: {e}")))
+}
+
 /// Builds the store, the model client and the prompts. A dry run needs no API key.
 fn pipeline(settings: Settings, progress: Progress, dry_run: bool) -> Result<Pipeline, RunError> {
     let api_key =
@@ -169,11 +312,7 @@ fn pipeline(settings: Settings, progress: Progress, dry_run: bool) -> Result<Pip
     let prompts = PromptSet::load(settings.run.prompts_dir.as_deref())?;
     let store = open_store(&settings.run.database, dry_run)?;
     let model = OpenAiCompatible::new(model_settings(&settings, api_key)?)?;
-    let http = reqwest::Client::builder()
-        .timeout(settings.source.request_timeout)
-        .user_agent(concat!("paper-digest/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| RunError::Usage(format!("cannot build the HTTP client: {e}")))?;
+    let http = http_client(&settings)?;
     let stop = Arc::new(StopSignal::default());
     listen_for_shutdown(stop.clone());
     Ok(Pipeline {

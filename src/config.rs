@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::checks::identity::IdentitySettings;
+use crate::checks::shape::ShapeLimits;
+
 /// The defaults, compiled in so the binary runs without the repository next to it.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
@@ -134,6 +137,8 @@ struct RawChecks {
     min_hangul_share: f64,
     min_section_chars: usize,
     max_section_chars: usize,
+    #[serde(default)]
+    identity: IdentitySettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,6 +154,7 @@ pub struct Settings {
     pub model: ModelConfig,
     pub run: RunSettings,
     pub checks: CheckSettings,
+    pub identity: IdentitySettings,
     pub include_flagged: bool,
 }
 
@@ -203,6 +209,16 @@ pub struct CheckSettings {
     pub min_hangul_share: f64,
     pub min_section_chars: usize,
     pub max_section_chars: usize,
+}
+
+impl CheckSettings {
+    pub fn shape_limits(&self) -> ShapeLimits {
+        ShapeLimits {
+            min_hangul_share: self.min_hangul_share,
+            min_section_chars: self.min_section_chars,
+            max_section_chars: self.max_section_chars,
+        }
+    }
 }
 
 /// Loads defaults, then `file`, then the `PAPER_DIGEST_*` variables of `env`.
@@ -399,8 +415,22 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
                 raw.checks.min_section_chars.max(1),
             )?,
         },
+        identity: validate_identity(raw.checks.identity)?,
         include_flagged: raw.render.include_flagged,
     })
+}
+
+fn validate_identity(identity: IdentitySettings) -> Result<IdentitySettings, ConfigError> {
+    share(
+        "checks.identity.min_anchor_coverage",
+        identity.min_anchor_coverage,
+    )?;
+    share(
+        "checks.identity.corroborate_below",
+        identity.corroborate_below,
+    )?;
+    share("checks.identity.contrast_margin", identity.contrast_margin)?;
+    Ok(identity)
 }
 
 fn validate_model(raw: RawModel) -> Result<ModelConfig, ConfigError> {

@@ -55,6 +55,8 @@ pub enum RunError {
     Model(#[from] ModelError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Lint(#[from] crate::lint::LintError),
     #[error("cannot write {path}: {message}")]
     Output { path: PathBuf, message: String },
 }
@@ -67,6 +69,7 @@ impl RunError {
             | RunError::Id(_)
             | RunError::Prompt(_)
             | RunError::Input(_)
+            | RunError::Lint(_)
             | RunError::Store(_)
             | RunError::Output { .. } => ExitStatus::Usage,
             RunError::Source(SourceError::BadBaseUrl { .. }) => ExitStatus::Usage,

@@ -208,7 +208,7 @@ impl Pipeline {
             "papers picked"
         );
         let limits = self.shape_limits();
-        let identity = IdentityGate::new(papers);
+        let identity = IdentityGate::new(&self.identity_batch(papers)?, &self.settings.identity);
         let summarizer = Summarizer {
             model: self.model.as_ref(),
             prompts: &self.prompts,
@@ -264,6 +264,19 @@ impl Pipeline {
         Ok(())
     }
 
+    /// The papers summaries are contrasted with: the run's, plus every paper listed on their days.
+    fn identity_batch(&self, papers: &[Paper]) -> Result<Vec<Paper>, RunError> {
+        let mut batch = papers.to_vec();
+        let mut days = HashSet::new();
+        for paper in papers {
+            days.extend(self.store.dates_of(&paper.id)?);
+        }
+        for day in days {
+            batch.extend(self.store.papers_for_date(day)?);
+        }
+        Ok(dedup(batch))
+    }
+
     fn run_meta(&self, kind: RunKind, date: Option<NaiveDate>, source: String) -> RunMeta {
         RunMeta {
             kind,
@@ -299,11 +312,7 @@ impl Pipeline {
     }
 
     fn shape_limits(&self) -> ShapeLimits {
-        ShapeLimits {
-            min_hangul_share: self.settings.checks.min_hangul_share,
-            min_section_chars: self.settings.checks.min_section_chars,
-            max_section_chars: self.settings.checks.max_section_chars,
-        }
+        self.settings.checks.shape_limits()
     }
 
     async fn fetch(&self, request: &RunRequest) -> Result<(NaiveDate, Vec<Paper>), RunError> {

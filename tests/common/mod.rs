@@ -118,11 +118,16 @@ impl MockChat {
 
 impl Respond for MockChat {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let body = String::from_utf8_lossy(&request.body);
         if self.behaviour == Behaviour::FromAbstract {
             return self.answer_from_abstract(request);
         }
-        let Some(index) = PAPERS.iter().position(|p| body.contains(p.title)) else {
+        // The paper asked about is the one inside the prompt's title tags; repair prompts may name others.
+        let asked = between(
+            &first_user_message(request),
+            "<paper_title>",
+            "</paper_title>",
+        );
+        let Some(index) = PAPERS.iter().position(|p| asked == p.title) else {
             return ResponseTemplate::new(400).set_body_json(json!({
                 "error": {"message": "mock: request names no fixture paper", "type": "invalid_request_error", "code": 400}
             }));
@@ -148,13 +153,7 @@ impl Respond for MockChat {
 
 impl MockChat {
     fn answer_from_abstract(&self, request: &Request) -> ResponseTemplate {
-        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
-        let user = body["messages"]
-            .as_array()
-            .and_then(|messages| messages.iter().rev().find(|m| m["role"] == "user"))
-            .and_then(|m| m["content"].as_str())
-            .unwrap_or_default()
-            .to_string();
+        let user = first_user_message(request);
         let title = between(&user, "<paper_title>", "</paper_title>");
         let abstract_text = between(&user, "<abstract>", "</abstract>");
         if let Ok(mut counts) = self.counts.lock() {
@@ -164,6 +163,17 @@ impl MockChat {
             .set_delay(self.delay)
             .set_body_json(completion(&korean_from(&title, &abstract_text), "stop"))
     }
+}
+
+/// The prompt about the paper (repair prompts come after it).
+fn first_user_message(request: &Request) -> String {
+    let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+    body["messages"]
+        .as_array()
+        .and_then(|messages| messages.iter().find(|m| m["role"] == "user"))
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn between(text: &str, open: &str, close: &str) -> String {

@@ -61,6 +61,24 @@ fn json_with(whats_new: &str, technical_details: &str, performance_highlights: &
     .to_string()
 }
 
+/// llama.cpp's JSON grammar lets raw newlines into string values; the text is still unambiguous.
+#[test]
+fn raw_newlines_inside_json_strings_are_read_as_spaces() {
+    let expected = expected_sections();
+    let raw = format!(
+        "{{\"whats_new\": \"{}\",\n\"technical_details\": \"{}\",\n\"performance_highlights\": \"{}\"}}",
+        expected.whats_new.replacen(' ', "\n", 1),
+        expected.technical_details.replacen(' ', "\t", 1),
+        expected.performance_highlights,
+    );
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&raw).is_err(),
+        "strict JSON rejects it"
+    );
+    let parsed = answer::parse(&raw).unwrap();
+    assert_eq!(parsed.sections, expected);
+}
+
 #[test]
 fn correct_json_answer_passes() {
     let parsed = answer::parse(ANSWER_JSON).unwrap();

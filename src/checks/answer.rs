@@ -188,13 +188,46 @@ fn parse_json_object_at(
     start: usize,
 ) -> Result<(Vec<(String, Value)>, usize), serde_json::Error> {
     let rest = &text[start..];
-    let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<OrderedObject>();
+    match parse_first_object(rest) {
+        // Servers that constrain output with a grammar (llama.cpp) let raw newlines into strings:
+        // strict JSON rejects them, but the text is unambiguous, so read them as spaces.
+        Err(error) if error.to_string().contains("control character") => {
+            parse_first_object(&blank_raw_controls_in_strings(rest))
+        }
+        result => result,
+    }
+    .map(|(entries, end)| (entries, start + end))
+}
+
+fn parse_first_object(text: &str) -> Result<(Vec<(String, Value)>, usize), serde_json::Error> {
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<OrderedObject>();
     match stream.next() {
-        Some(Ok(object)) => Ok((object.0, start + stream.byte_offset())),
+        Some(Ok(object)) => Ok((object.0, stream.byte_offset())),
         Some(Err(error)) => Err(error),
-        // `rest` starts with `{`, so the stream always yields something; keep a typed error anyway.
+        // The text starts with `{`, so the stream always yields something; keep a typed error anyway.
         None => Err(serde::de::Error::custom("no JSON value")),
     }
+}
+
+/// Replaces control characters inside JSON string literals with spaces (same byte length, so
+/// offsets into the original text stay valid).
+fn blank_raw_controls_in_strings(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            c if in_string && c.is_ascii_control() => {
+                out.push(' ');
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A JSON object's entries in the order written (serde_json's map would sort them).

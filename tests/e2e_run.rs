@@ -43,16 +43,28 @@ async fn run_from_file_publishes_checked_digest() {
 
     let report = run_binary(&env, &["report", "--last"]);
     assert_eq!(report.status.code(), Some(0));
-    assert!(text(&report.stdout).contains("# Run 1 report"), "{}", text(&report.stdout));
+    assert!(
+        text(&report.stdout).contains("# Run 1 report"),
+        "{}",
+        text(&report.stdout)
+    );
     let json = run_binary(&env, &["report", "--run", "1", "--format", "json"]);
     let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(parsed["counts"]["ok"], 3);
     let missing = run_binary(&env, &["report", "--run", "99"]);
     assert_eq!(missing.status.code(), Some(2));
-    assert!(text(&missing.stderr).contains("99"), "{}", text(&missing.stderr));
+    assert!(
+        text(&missing.stderr).contains("99"),
+        "{}",
+        text(&missing.stderr)
+    );
 
     let again = run_binary(&env, &["digest", "--date", FIXTURE_DAY, "--stdout"]);
-    assert_eq!(text(&again.stdout), digest, "the store re-renders the same digest");
+    assert_eq!(
+        text(&again.stdout),
+        digest,
+        "the store re-renders the same digest"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

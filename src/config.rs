@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::checks::identity::IdentitySettings;
+use crate::checks::judge::JudgeSettings;
 use crate::checks::shape::ShapeLimits;
 
 /// The defaults, compiled in so the binary runs without the repository next to it.
@@ -139,6 +140,8 @@ struct RawChecks {
     max_section_chars: usize,
     #[serde(default)]
     identity: IdentitySettings,
+    #[serde(default)]
+    judge: JudgeSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,6 +158,7 @@ pub struct Settings {
     pub run: RunSettings,
     pub checks: CheckSettings,
     pub identity: IdentitySettings,
+    pub judge: JudgeSettings,
     pub include_flagged: bool,
 }
 
@@ -322,23 +326,31 @@ fn apply_env(
         name: name.to_string(),
         message: message.to_string(),
     };
-    let Some((section, key)) = rest.split_once("__") else {
+    let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+    let Some((key, tables)) = path.split_last().filter(|(_, tables)| !tables.is_empty()) else {
         return Err(env_error(
             "expected PAPER_DIGEST_<SECTION>__<KEY>, e.g. PAPER_DIGEST_MODEL__BASE_URL",
         ));
     };
-    let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
-    if section == "model" && key == "api_key" {
+    if path == ["model", "api_key"] {
         return Err(ConfigError::KeyInConfig {
             origin: name.to_string(),
         });
     }
-    let table = merged
-        .get_mut(&section)
-        .and_then(toml::Value::as_table_mut)
-        .ok_or_else(|| env_error(&format!("unknown config section `{section}`")))?;
+    let mut table = &mut *merged;
+    for (depth, section) in tables.iter().enumerate() {
+        table = table
+            .get_mut(section)
+            .and_then(toml::Value::as_table_mut)
+            .ok_or_else(|| {
+                env_error(&format!(
+                    "unknown config section `{}`",
+                    path[..=depth].join(".")
+                ))
+            })?;
+    }
     table.insert(key.clone(), env_value(value));
-    origins.insert(format!("{section}.{key}"), name.to_string());
+    origins.insert(path.join("."), name.to_string());
     Ok(())
 }
 
@@ -416,6 +428,13 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
             )?,
         },
         identity: validate_identity(raw.checks.identity)?,
+        judge: JudgeSettings {
+            borderline_margin: share(
+                "checks.judge.borderline_margin",
+                raw.checks.judge.borderline_margin,
+            )?,
+            ..raw.checks.judge
+        },
         include_flagged: raw.render.include_flagged,
     })
 }
@@ -615,6 +634,8 @@ mod tests {
             env(&[
                 ("PAPER_DIGEST_RUN__CONCURRENCY", "2"),
                 ("PAPER_DIGEST_SOURCE__CATEGORIES", "[\"cs.CV\", \"cs.LG\"]"),
+                ("PAPER_DIGEST_CHECKS__IDENTITY__CONTRAST_MARGIN", "0.1"),
+                ("PAPER_DIGEST_CHECKS__JUDGE__ENABLED", "true"),
                 ("PAPER_DIGEST_CONFIG", "ignored"),
                 ("HOME", "/root"),
             ]),
@@ -624,6 +645,8 @@ mod tests {
         assert_eq!(settings.model.base_url, "http://127.0.0.1:9/v1");
         assert_eq!(settings.run.concurrency, 2);
         assert_eq!(settings.source.categories, vec!["cs.CV", "cs.LG"]);
+        assert_eq!(settings.identity.contrast_margin, 0.1);
+        assert!(settings.judge.enabled);
     }
 
     #[test]
@@ -672,6 +695,12 @@ mod tests {
             ),
             ("PAPER_DIGEST_SOURCE__KIND", "\"rss\"", "source.kind"),
             ("PAPER_DIGEST_NOPE__X", "1", "unknown config section"),
+            (
+                "PAPER_DIGEST_CHECKS__NOPE__X",
+                "1",
+                "unknown config section `checks.nope`",
+            ),
+            ("PAPER_DIGEST_CHECKS__JUDGE__ENABLD", "true", "enabld"),
             ("PAPER_DIGEST_MODEL", "x", "PAPER_DIGEST_<SECTION>__<KEY>"),
         ];
         for (name, value, expected) in cases {

@@ -156,7 +156,7 @@ fn entry_reasons(
         )];
     };
     let mut reasons = shape::check_sections(&sections, limits);
-    reasons.extend(gate.check(&sections, paper));
+    reasons.extend(gate.check(&sections, paper).reasons());
     reasons
 }
 

@@ -169,3 +169,83 @@ fn eval_checks_prints_the_confusion_matrix_of_the_dev_set() {
         text(&output.stderr)
     );
 }
+
+/// With the judge on and every verdict treated as borderline, the judge decides.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_optional_judge_settles_borderline_verdicts_and_its_calls_are_counted() {
+    for describes_paper in [true, false] {
+        let mock = MockChat::new(Behaviour::Correct).with_judge_saying(describes_paper);
+        let server = mock.start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut env = env_for(&server.uri(), dir.path());
+        env.push(("PAPER_DIGEST_CHECKS__JUDGE__ENABLED".into(), "true".into()));
+        env.push((
+            "PAPER_DIGEST_CHECKS__JUDGE__BORDERLINE_MARGIN".into(),
+            "1.0".into(),
+        ));
+        env.push(("PAPER_DIGEST_CHECKS__MAX_REPAIRS".into(), "0".into()));
+        let input = fixture("hf_2024-09-23.json");
+
+        let output = run_binary(
+            &env,
+            &[
+                "run",
+                "--source",
+                "file",
+                "--input",
+                input.to_str().unwrap(),
+            ],
+        );
+
+        let expected_exit = if describes_paper { 0 } else { 1 };
+        assert_eq!(
+            output.status.code(),
+            Some(expected_exit),
+            "stderr: {}",
+            text(&output.stderr)
+        );
+        assert_eq!(mock.judge_calls(), PAPERS.len(), "one judge call per paper");
+        let report = std::fs::read_to_string(dir.path().join("out/reports/run-1.json")).unwrap();
+        let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+        assert_eq!(
+            report["totals"]["calls"],
+            2 * PAPERS.len(),
+            "judge calls are counted: {report}"
+        );
+        if !describes_paper {
+            let text = report.to_string();
+            assert!(
+                text.contains("judge: the summary does not describe this paper"),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_judge_is_off_by_default() {
+    let mock = MockChat::new(Behaviour::Correct).with_judge_saying(false);
+    let server = mock.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&server.uri(), dir.path());
+    let input = fixture("hf_2024-09-23.json");
+
+    let output = run_binary(
+        &env,
+        &[
+            "run",
+            "--source",
+            "file",
+            "--input",
+            input.to_str().unwrap(),
+        ],
+    );
+
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        text(&output.stderr)
+    );
+    assert_eq!(mock.judge_calls(), 0);
+}

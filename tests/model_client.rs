@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use paper_digest::model::{
-    ChatAnswer, ChatModel, ChatRequest, FinishReason, ModelError, ModelSettings, OpenAiCompatible,
-    OutputMode, Usage,
+    AnswerShape, ChatAnswer, ChatModel, ChatRequest, FinishReason, ModelError, ModelSettings,
+    OpenAiCompatible, OutputMode, Usage,
 };
 use paper_digest::paper::ArxivId;
 use paper_digest::prompt::{ChatMessage, Role};
@@ -59,6 +59,7 @@ fn request() -> ChatRequest {
                 "<abstract>We present a tuning-free personalization model.</abstract>",
             ),
         ],
+        answer: AnswerShape::Summary,
     }
 }
 

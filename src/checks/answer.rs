@@ -211,7 +211,7 @@ fn parse_first_object(text: &str) -> Result<(Vec<(String, Value)>, usize), serde
 
 /// Replaces control characters inside JSON string literals with spaces (same byte length, so
 /// offsets into the original text stay valid).
-fn blank_raw_controls_in_strings(text: &str) -> String {
+pub(crate) fn blank_raw_controls_in_strings(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let (mut in_string, mut escaped) = (false, false);
     for c in text.chars() {

@@ -2,13 +2,15 @@
 //!
 //! [`answer`] turns the raw text into the three sections (JSON or Markdown, recording what it had to
 //! tolerate); [`shape`] reports everything wrong with the form of an answer or of published sections
-//! (language, length, truncation, chatter, refusals, stray JSON). Every problem becomes a [`Reason`]
-//! a person can verify.
+//! (language, length, truncation, chatter, refusals, stray JSON); [`identity`] asks whether the
+//! summary describes its own paper; [`judge`] is the optional model-based second opinion for borderline
+//! identity verdicts. Every problem becomes a [`Reason`] a person can verify.
 
-pub mod identity;
 mod reason;
 
 pub mod answer;
+pub mod identity;
+pub mod judge;
 pub mod shape;
 
 pub use reason::Reason;

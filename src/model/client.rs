@@ -174,7 +174,7 @@ impl OpenAiCompatible {
         loop {
             self.limiter.wait_turn(estimate).await;
             tally.http_attempts.fetch_add(1, Ordering::SeqCst);
-            let body = request_body(&self.settings, &request.messages, format);
+            let body = request_body(&self.settings, &request.messages, format, request.answer);
             let result: Result<Completion, OpenAIError> =
                 self.client.chat().create_byot(body).await;
             let err = match result {

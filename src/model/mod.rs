@@ -19,8 +19,8 @@ use async_trait::async_trait;
 pub use client::OpenAiCompatible;
 pub use error::ModelError;
 pub use settings::{MaxTokensField, ModelSettings, UnknownMaxTokensField};
-pub use types::{ChatAnswer, ChatRequest, FinishReason, OutputMode, Usage};
-pub use wire::summary_schema;
+pub use types::{AnswerShape, ChatAnswer, ChatRequest, FinishReason, OutputMode, Usage};
+pub use wire::{judge_schema, summary_schema};
 
 /// A chat model that answers one request at a time (callers may run several concurrently).
 #[async_trait]

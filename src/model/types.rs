@@ -7,11 +7,42 @@ use serde::{Deserialize, Serialize};
 use crate::paper::ArxivId;
 use crate::prompt::ChatMessage;
 
-/// One summary request. `paper` is carried for logs, limits and per-paper accounting.
+/// One request. `paper` is carried for logs, limits and per-paper accounting; `answer` says which
+/// JSON shape the answer is constrained to when the server supports structured output.
 #[derive(Debug, Clone)]
 pub struct ChatRequest {
     pub paper: ArxivId,
     pub messages: Vec<ChatMessage>,
+    pub answer: AnswerShape,
+}
+
+impl ChatRequest {
+    /// A request for the three-part summary.
+    pub fn summary(paper: ArxivId, messages: Vec<ChatMessage>) -> Self {
+        ChatRequest {
+            paper,
+            messages,
+            answer: AnswerShape::Summary,
+        }
+    }
+
+    /// A request for the identity judge's verdict.
+    pub fn judge(paper: ArxivId, messages: Vec<ChatMessage>) -> Self {
+        ChatRequest {
+            paper,
+            messages,
+            answer: AnswerShape::JudgeVerdict,
+        }
+    }
+}
+
+/// The JSON answers the prompts ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerShape {
+    /// `{"whats_new", "technical_details", "performance_highlights"}`.
+    Summary,
+    /// `{"describes_paper": bool, "reason": string}`.
+    JudgeVerdict,
 }
 
 /// Why the model stopped. Servers send values beyond OpenAI's list; those are kept, not rejected.

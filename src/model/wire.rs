@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::settings::ModelSettings;
-use super::types::OutputMode;
+use super::types::{AnswerShape, OutputMode};
 use crate::prompt::ChatMessage;
 
 /// The `response_format` ladder, strictest first. Servers that reject a rung get the next one.
@@ -54,15 +54,17 @@ impl Format {
         }
     }
 
-    fn response_format(self) -> Option<Value> {
+    fn response_format(self, shape: AnswerShape) -> Option<Value> {
+        let (name, schema) = match shape {
+            AnswerShape::Summary => ("korean_summary", summary_schema()),
+            AnswerShape::JudgeVerdict => ("identity_verdict", judge_schema()),
+        };
         match self {
             Format::JsonSchema => Some(json!({
                 "type": "json_schema",
-                "json_schema": {"name": "korean_summary", "strict": true, "schema": summary_schema()},
+                "json_schema": {"name": name, "strict": true, "schema": schema},
             })),
-            Format::JsonObjectWithSchema => {
-                Some(json!({"type": "json_object", "schema": summary_schema()}))
-            }
+            Format::JsonObjectWithSchema => Some(json!({"type": "json_object", "schema": schema})),
             Format::JsonObject => Some(json!({"type": "json_object"})),
             Format::Plain => None,
         }
@@ -83,11 +85,25 @@ pub fn summary_schema() -> Value {
     })
 }
 
+/// JSON schema of the identity judge's verdict.
+pub fn judge_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "describes_paper": {"type": "boolean"},
+            "reason": {"type": "string"},
+        },
+        "required": ["describes_paper", "reason"],
+        "additionalProperties": false,
+    })
+}
+
 /// The chat-completions request body for `messages` under `format`.
 pub(crate) fn request_body(
     settings: &ModelSettings,
     messages: &[ChatMessage],
     format: Format,
+    shape: AnswerShape,
 ) -> Value {
     let mut body = json!({
         "model": settings.model,
@@ -100,7 +116,7 @@ pub(crate) fn request_body(
             settings.max_tokens_field.as_str().to_string(),
             json!(settings.max_output_tokens),
         );
-        if let Some(response_format) = format.response_format() {
+        if let Some(response_format) = format.response_format(shape) {
             object.insert("response_format".to_string(), response_format);
         }
     }
@@ -289,16 +305,26 @@ mod tests {
             ..ModelSettings::default()
         };
         let messages = [ChatMessage::new(Role::User, "hi")];
-        let body = request_body(&settings, &messages, Format::JsonSchema);
+        let body = request_body(
+            &settings,
+            &messages,
+            Format::JsonSchema,
+            AnswerShape::Summary,
+        );
         assert_eq!(body["model"], "smollm2");
         assert_eq!(body["max_tokens"], 300);
         assert_eq!(body["stream"], false);
         assert_eq!(body["messages"][0]["role"], "user");
         assert_eq!(body["response_format"]["type"], "json_schema");
         assert_eq!(body["response_format"]["json_schema"]["strict"], true);
-        let object = request_body(&settings, &messages, Format::JsonObjectWithSchema);
+        let object = request_body(
+            &settings,
+            &messages,
+            Format::JsonObjectWithSchema,
+            AnswerShape::Summary,
+        );
         assert_eq!(object["response_format"]["schema"], summary_schema());
-        let plain = request_body(&settings, &messages, Format::Plain);
+        let plain = request_body(&settings, &messages, Format::Plain, AnswerShape::Summary);
         assert!(plain.get("response_format").is_none());
     }
 
@@ -308,7 +334,7 @@ mod tests {
             max_tokens_field: "max_completion_tokens".parse().unwrap_or_default(),
             ..ModelSettings::default()
         };
-        let body = request_body(&settings, &[], Format::Plain);
+        let body = request_body(&settings, &[], Format::Plain, AnswerShape::Summary);
         assert!(body.get("max_tokens").is_none());
         assert_eq!(body["max_completion_tokens"], 1024);
     }

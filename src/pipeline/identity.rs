@@ -1,8 +1,7 @@
 //! The identity stage of the checks for one batch: does each summary describe its own paper, and not
 //! another of the batch? The batch's abstracts are prepared once.
 
-use crate::checks::identity::{self, Batch, IdentitySettings};
-use crate::checks::Reason;
+use crate::checks::identity::{self, Batch, IdentityReport, IdentitySettings};
 use crate::paper::{Paper, Sections};
 
 pub struct IdentityGate {
@@ -19,8 +18,12 @@ impl IdentityGate {
         }
     }
 
-    /// The failed identity verdicts, as reasons a person can verify.
-    pub fn check(&self, sections: &Sections, paper: &Paper) -> Vec<Reason> {
-        self.batch.check(sections, paper, &self.settings).reasons()
+    /// Every identity verdict for the summary; `.reasons()` are the failed ones.
+    pub fn check(&self, sections: &Sections, paper: &Paper) -> IdentityReport {
+        self.batch.check(sections, paper, &self.settings)
+    }
+
+    pub fn settings(&self) -> &IdentitySettings {
+        &self.settings
     }
 }

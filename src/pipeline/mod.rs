@@ -214,6 +214,7 @@ impl Pipeline {
             prompts: &self.prompts,
             limits: &limits,
             identity: &identity,
+            judge: &self.settings.judge,
             max_repairs: self.settings.checks.max_repairs,
             max_abstract_tokens: self.settings.model.max_abstract_tokens,
         };

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::checks::judge::{self, JudgeSettings, JudgeVerdict};
 use crate::checks::{answer, shape, Reason};
 use crate::model::{tokens, ChatAnswer, ChatModel, ChatRequest, ModelError, OutputMode};
 use crate::paper::{Paper, Sections, Status};
@@ -40,12 +41,13 @@ pub struct Summarizer<'a> {
     pub prompts: &'a PromptSet,
     pub limits: &'a shape::ShapeLimits,
     pub identity: &'a IdentityGate,
+    pub judge: &'a JudgeSettings,
     pub max_repairs: u32,
     pub max_abstract_tokens: usize,
 }
 
 impl Summarizer<'_> {
-    /// Summarizes `paper`; `batch` holds the run's other papers for the identity checks.
+    /// Summarizes `paper` (the identity gate holds the batch it is contrasted with).
     /// Returns the outcome to store, plus the fatal error when the run must stop after it.
     pub async fn summarize(&self, paper: &Paper) -> (PaperOutcome, Option<Fatal>) {
         let started = Instant::now();
@@ -72,10 +74,7 @@ impl Summarizer<'_> {
         for round in 0..=self.max_repairs {
             let answer = match self
                 .model
-                .complete(ChatRequest {
-                    paper: paper.id.clone(),
-                    messages: messages.clone(),
-                })
+                .complete(ChatRequest::summary(paper.id.clone(), messages.clone()))
                 .await
             {
                 Ok(answer) => answer,
@@ -96,7 +95,7 @@ impl Summarizer<'_> {
                 }
             };
             outcome.add_call(&answer);
-            let verdict = self.judge(&answer, paper);
+            let verdict = self.assess(&answer, &input, outcome).await?;
             match verdict {
                 Verdict::Publishable(sections) => {
                     outcome.finish(Status::Ok, Some(sections), Vec::new());
@@ -132,22 +131,90 @@ impl Summarizer<'_> {
             .map_err(Fatal::Prompt)
     }
 
-    fn judge(&self, answer: &ChatAnswer, paper: &Paper) -> Verdict {
+    async fn assess(
+        &self,
+        answer: &ChatAnswer,
+        input: &PromptInput<'_>,
+        outcome: &mut PaperOutcome,
+    ) -> Result<Verdict, Fatal> {
         match shape::check(answer, self.limits) {
             Ok(sections) => {
-                let reasons = self.identity.check(&sections, paper);
-                if reasons.is_empty() {
+                let reasons = self.identity_reasons(&sections, input, outcome).await?;
+                Ok(if reasons.is_empty() {
                     Verdict::Publishable(sections)
                 } else {
                     Verdict::Flagged(sections, reasons)
-                }
+                })
             }
             Err(reasons) => {
                 // Sections that parse but fail a rule are reviewable; an answer without sections is not.
-                match answer.content.as_deref().map(answer::parse) {
+                Ok(match answer.content.as_deref().map(answer::parse) {
                     Some(Ok(parsed)) => Verdict::Flagged(parsed.sections, reasons),
                     _ => Verdict::Unusable(reasons),
+                })
+            }
+        }
+    }
+
+    /// The identity checks' failures; a borderline verdict is settled by the judge when it is enabled.
+    async fn identity_reasons(
+        &self,
+        sections: &Sections,
+        input: &PromptInput<'_>,
+        outcome: &mut PaperOutcome,
+    ) -> Result<Vec<Reason>, Fatal> {
+        let report = self.identity.check(sections, input.paper);
+        let borderline = self.judge.enabled
+            && judge::is_borderline(&report, self.identity.settings(), self.judge);
+        if !borderline {
+            return Ok(report.reasons());
+        }
+        Ok(match self.ask_judge(sections, input, outcome).await? {
+            Some(verdict) if verdict.describes_paper => {
+                tracing::info!(id = %input.paper.id, reason = %verdict.reason, "judge: the summary describes the paper");
+                Vec::new()
+            }
+            Some(verdict) => vec![Reason::new(
+                "judge",
+                format!(
+                    "judge: the summary does not describe this paper: {}",
+                    verdict.reason
+                ),
+            )],
+            None => report.reasons(),
+        })
+    }
+
+    /// One judge call, counted in the paper's usage. `None` when it gave no usable verdict: the
+    /// deterministic checks then decide alone.
+    async fn ask_judge(
+        &self,
+        sections: &Sections,
+        input: &PromptInput<'_>,
+        outcome: &mut PaperOutcome,
+    ) -> Result<Option<JudgeVerdict>, Fatal> {
+        let messages = self
+            .prompts
+            .render_judge(input, &sections.joined())
+            .map_err(Fatal::Prompt)?;
+        let request = ChatRequest::judge(input.paper.id.clone(), messages);
+        match self.model.complete(request).await {
+            Ok(answer) => {
+                outcome.add_call(&answer);
+                let verdict = answer.content.as_deref().map(judge::parse_verdict);
+                match verdict {
+                    Some(Ok(verdict)) => Ok(Some(verdict)),
+                    Some(Err(reason)) => {
+                        tracing::warn!(id = %input.paper.id, %reason, "judge gave no verdict");
+                        Ok(None)
+                    }
+                    None => Ok(None),
                 }
+            }
+            Err(error) if stops_run(&error) => Err(Fatal::Model(error)),
+            Err(error) => {
+                tracing::warn!(id = %input.paper.id, %error, "judge call failed");
+                Ok(None)
             }
         }
     }

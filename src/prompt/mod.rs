@@ -1,7 +1,7 @@
 //! Prompt templates: a paper (and, for a repair, the failed answer) in, chat messages out.
 //!
-//! The three templates (`system.j2`, `user.j2`, `repair.j2`) are compiled in from `prompts/`; a
-//! folder given by the user overrides them file by file. Templates render with minijinja in strict
+//! The templates (`system.j2`, `user.j2`, `repair.j2`, and `judge.j2` for the optional identity
+//! judge) are compiled in from `prompts/`; a folder given by the user overrides them file by file. Templates render with minijinja in strict
 //! mode, so a misspelt variable is an error naming the file instead of an empty string in the prompt.
 //! The paper's title and abstract reach the model as data inside `<paper_title>`/`<abstract>` tags;
 //! [`neutralize_tags`] makes sure that data cannot close those tags or open new ones.
@@ -20,17 +20,20 @@ use serde::Serialize;
 
 use crate::paper::{hex_sha256, Paper};
 
-/// The templates a prompt set consists of, in the order they are hashed into [`PromptSet::version`].
-pub const TEMPLATE_NAMES: [&str; 3] = [SYSTEM, USER, REPAIR];
+/// The templates a prompt set consists of. The first three make the summaries and are hashed into
+/// [`PromptSet::version`]; `judge.j2` (the optional identity judge) does not change a summary.
+pub const TEMPLATE_NAMES: [&str; 4] = [SYSTEM, USER, REPAIR, JUDGE];
 
 const SYSTEM: &str = "system.j2";
 const USER: &str = "user.j2";
 const REPAIR: &str = "repair.j2";
+const JUDGE: &str = "judge.j2";
 
-const BUILTIN: [(&str, &str); 3] = [
+const BUILTIN: [(&str, &str); 4] = [
     (SYSTEM, include_str!("../../prompts/system.j2")),
     (USER, include_str!("../../prompts/user.j2")),
     (REPAIR, include_str!("../../prompts/repair.j2")),
+    (JUDGE, include_str!("../../prompts/judge.j2")),
 ];
 
 /// Hex digits of the template hash kept as the version: short enough to read, long enough not to collide.
@@ -42,7 +45,7 @@ pub enum PromptError {
     Folder { path: PathBuf, message: String },
     #[error("cannot read prompt template {path}: {message}")]
     Read { path: PathBuf, message: String },
-    #[error("unknown prompt template {path} (a prompt folder may hold only system.j2, user.j2 and repair.j2)")]
+    #[error("unknown prompt template {path} (a prompt folder may hold only system.j2, user.j2, repair.j2 and judge.j2)")]
     UnknownTemplate { path: PathBuf },
     /// A syntax error, an undefined variable or a failed expression; `file` is the path or `built-in NAME`.
     #[error("prompt template {file}: {message}")]
@@ -59,7 +62,7 @@ pub struct PromptInput<'a> {
     pub trimmed: bool,
 }
 
-/// A loaded, validated set of the three templates.
+/// A loaded, validated set of the templates.
 #[derive(Debug)]
 pub struct PromptSet {
     env: Environment<'static>,
@@ -115,7 +118,7 @@ impl PromptSet {
         PromptSet::from_sources(sources)
     }
 
-    /// Short hex hash over the three templates' names and contents; stored with every summary.
+    /// Short hex hash over the three summary templates' names and contents; stored with every summary.
     pub fn version(&self) -> &str {
         &self.version
     }
@@ -144,6 +147,20 @@ impl PromptSet {
             ChatMessage::new(Role::Assistant, previous_answer),
             ChatMessage::new(Role::User, self.render_one(REPAIR, &context)?),
         ])
+    }
+
+    /// The message asking the model whether `summary` describes the paper (the optional judge).
+    pub fn render_judge(
+        &self,
+        input: &PromptInput,
+        summary: &str,
+    ) -> Result<Vec<ChatMessage>, PromptError> {
+        let mut context = Context::new(input, &[]);
+        context.summary = neutralize_tags(summary);
+        Ok(vec![ChatMessage::new(
+            Role::User,
+            self.render_one(JUDGE, &context)?,
+        )])
     }
 
     fn from_sources(sources: Vec<TemplateSource>) -> Result<PromptSet, PromptError> {
@@ -190,6 +207,7 @@ impl PromptSet {
             abstract_text: "Sample abstract.".to_string(),
             trimmed: true,
             reasons: reasons.to_vec(),
+            summary: "샘플 요약입니다.".to_string(),
         };
         for name in TEMPLATE_NAMES {
             self.render_one(name, &context)?;
@@ -242,7 +260,7 @@ fn reject_unknown_templates(dir: &Path) -> Result<(), PromptError> {
 
 fn version_of(sources: &[TemplateSource]) -> String {
     let mut bytes = Vec::new();
-    for source in sources {
+    for source in sources.iter().filter(|source| source.name != JUDGE) {
         // NUL separators keep `("a", "bc")` and `("ab", "c")` from hashing alike.
         bytes.extend_from_slice(source.name.as_bytes());
         bytes.push(0);
@@ -269,6 +287,8 @@ struct Context {
     trimmed: bool,
     /// What was wrong with the previous answer; empty except for a repair.
     reasons: Vec<String>,
+    /// The summary under judgement; empty except for the judge.
+    summary: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -299,6 +319,7 @@ impl Context {
             trimmed: input.trimmed,
             // Reasons quote the model's answer, which may echo the abstract: same treatment.
             reasons: reasons.iter().map(|r| neutralize_tags(r)).collect(),
+            summary: String::new(),
         }
     }
 }

@@ -84,6 +84,9 @@ pub struct MockChat {
     behaviour: Behaviour,
     delay: Duration,
     counts: Arc<Mutex<HashMap<String, usize>>>,
+    /// What the identity judge answers (`describes_paper`), when asked.
+    judge_says: bool,
+    judge_calls: Arc<Mutex<usize>>,
 }
 
 impl MockChat {
@@ -92,7 +95,18 @@ impl MockChat {
             behaviour,
             delay: Duration::ZERO,
             counts: Arc::default(),
+            judge_says: true,
+            judge_calls: Arc::default(),
         }
+    }
+
+    pub fn with_judge_saying(mut self, describes_paper: bool) -> Self {
+        self.judge_says = describes_paper;
+        self
+    }
+
+    pub fn judge_calls(&self) -> usize {
+        self.judge_calls.lock().map(|n| *n).unwrap_or_default()
     }
 
     pub fn with_delay(mut self, delay: Duration) -> Self {
@@ -118,6 +132,14 @@ impl MockChat {
 
 impl Respond for MockChat {
     fn respond(&self, request: &Request) -> ResponseTemplate {
+        if first_user_message(request).contains("<summary>") {
+            if let Ok(mut calls) = self.judge_calls.lock() {
+                *calls += 1;
+            }
+            let verdict = json!({"describes_paper": self.judge_says, "reason": "The summary is about a different method."});
+            return ResponseTemplate::new(200)
+                .set_body_json(completion(&verdict.to_string(), "stop"));
+        }
         if self.behaviour == Behaviour::FromAbstract {
             return self.answer_from_abstract(request);
         }

@@ -19,9 +19,13 @@ export SOAK_SEED="${SOAK_SEED:-20241105}"
 export SOAK_RETRY_AFTER_MS="${SOAK_RETRY_AFTER_MS:-1000}"
 
 echo "soak: papers=$SOAK_PAPERS kills=$SOAK_KILLS seed=$SOAK_SEED retry_after_ms=$SOAK_RETRY_AFTER_MS" >&2
+status=0
 for test in soak crash_soak; do
     start=$(date +%s)
-    cargo test --release --locked --test "$test" -- --nocapture 2>&1 \
-        | grep -E '^(soak|crash soak)|^test |test result|panicked|assert' || true
+    log=$(mktemp)
+    cargo test --release --locked --test "$test" -- --nocapture >"$log" 2>&1 || status=1
+    grep -E '^(soak|crash soak)|^test |test result|panicked|assert|error' "$log" || true
+    rm -f "$log"
     echo "$test: $(( $(date +%s) - start ))s wall (including the build)" >&2
 done
+exit "$status"

@@ -26,6 +26,24 @@ pub use types::{
 /// How long a write waits for another process holding the file before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Switches to WAL. Switching needs the file to itself, and SQLite answers "database is locked"
+/// without calling the busy handler when another process is opening the same new file, so wait
+/// here, up to the busy timeout.
+fn set_wal(conn: &Connection) -> rusqlite::Result<String> {
+    let started = std::time::Instant::now();
+    loop {
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)) {
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => return result,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open database {path}: {message}")]
@@ -110,14 +128,14 @@ impl Store {
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| foreign(e.to_string()))?;
         // Reading the header first turns "not SQLite at all" into a clear error before any write.
-        let app_id: i64 = conn
-            .pragma_query_value(None, "application_id", |row| row.get(0))
-            .map_err(|e| foreign(e.to_string()))?;
-        let tables: i64 = conn
+        // One statement, so both come from the same snapshot even while another process is
+        // creating the file (two reads could see its tables but not yet its application_id).
+        let (app_id, tables): (i64, i64) = conn
             .query_row(
-                "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
+                "SELECT (SELECT application_id FROM pragma_application_id()),
+                        (SELECT count(*) FROM sqlite_schema WHERE type = 'table')",
                 [],
-                |row| row.get(0),
+                |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .map_err(|e| foreign(e.to_string()))?;
         if app_id != schema::APPLICATION_ID && (app_id != 0 || tables > 0) {
@@ -131,14 +149,22 @@ impl Store {
             message: e.to_string(),
         };
         // In-memory databases answer "memory" here, which is fine.
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
-            .map_err(pragma_error)?;
+        set_wal(&conn).map_err(pragma_error)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(pragma_error)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(pragma_error)?;
         schema::MIGRATIONS
             .to_latest(&mut conn)
+            .or_else(|e| {
+                // The version is read before the migration's transaction, so a process opening
+                // the same new file at the same moment may have migrated it first: then our
+                // (rolled back) attempt failed on "table already exists" and the schema is complete.
+                match schema::MIGRATIONS.pending_migrations(&conn) {
+                    Ok(0) => Ok(()),
+                    _ => Err(e),
+                }
+            })
             .map_err(|e| StoreError::Migrate {
                 path: path.clone(),
                 message: migration_message(&e),

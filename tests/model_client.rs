@@ -518,6 +518,24 @@ async fn a_body_that_is_not_json_is_malformed() {
     );
 }
 
+/// Regression: a garbled 200 body used to fail the paper for the whole run; it is a glitch, asked again.
+#[tokio::test]
+async fn a_malformed_body_is_retried_like_a_transient_failure() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{\"choices\": [{\"mess"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ok("completion_json_schema.json"))
+        .mount(&server)
+        .await;
+    let answer = answer(&client(settings(&server))).await;
+    assert_eq!(answer.http_attempts, 2);
+    assert!(answer.content.is_some());
+}
+
 #[tokio::test]
 async fn token_budget_stops_new_calls_once_reached() {
     let server = MockServer::start().await;

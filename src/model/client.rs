@@ -389,10 +389,12 @@ impl AttemptError {
             AttemptError::Http(failure) => {
                 !failure.is_quota() && is_transient_status(failure.status)
             }
+            // A garbled 2xx body is a glitch between us and the model (a proxy, a cut stream), not
+            // an answer: asking again is the only way to get one.
             AttemptError::Timeout { .. }
             | AttemptError::Connect { .. }
-            | AttemptError::Transport { .. } => true,
-            AttemptError::Malformed(_) => false,
+            | AttemptError::Transport { .. }
+            | AttemptError::Malformed(_) => true,
         }
     }
 

@@ -74,7 +74,7 @@ impl OpenAiCompatible {
             .with_api_key(api_key.clone().unwrap_or_default())
             .with_org_id("")
             .with_project_id("");
-        let transport = Transport::new(http.clone(), Arc::clone(&limiter), api_key.is_some());
+        let transport = Transport::new(http.clone(), Arc::clone(&limiter), api_key.as_deref());
         let client = Client::build(http, config).with_http_service(transport);
         let start = if settings.structured_output {
             Format::JsonSchema
@@ -184,9 +184,11 @@ impl OpenAiCompatible {
                     }
                     return Ok((completion, format));
                 }
-                Err(e) => {
-                    AttemptError::from_openai(e, &self.endpoint, self.settings.request_timeout)
-                }
+                Err(e) => AttemptError::from_openai(
+                    self.without_key(e),
+                    &self.endpoint,
+                    self.settings.request_timeout,
+                ),
             };
             if err.status() == Some(429) {
                 tally.retries_429.fetch_add(1, Ordering::SeqCst);
@@ -235,7 +237,7 @@ impl OpenAiCompatible {
                 .map(|e| {
                     format!(
                         " (the body carries an error: {})",
-                        clip(&e.to_string(), 300)
+                        clip(&self.redact(&e.to_string()), 300)
                     )
                 })
                 .unwrap_or_default();
@@ -298,6 +300,17 @@ impl OpenAiCompatible {
         match &self.api_key {
             Some(key) => redact(text, key),
             None => text.to_string(),
+        }
+    }
+
+    /// A 2xx body that is not JSON is quoted, clipped, in the error: the key goes first, since a
+    /// clip could cut it in half and leave a prefix no later redaction recognises.
+    fn without_key(&self, err: OpenAIError) -> OpenAIError {
+        match err {
+            OpenAIError::JSONDeserialize(e, body) => {
+                OpenAIError::JSONDeserialize(e, self.redact(&body))
+            }
+            other => other,
         }
     }
 }

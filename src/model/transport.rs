@@ -11,6 +11,7 @@ use async_openai::middleware::HttpRequestFactory;
 use futures::future::BoxFuture;
 use reqwest::header::{HeaderMap, AUTHORIZATION};
 
+use super::error::redact;
 use super::limits::{header, Limiter};
 use super::wire::{clip, ApiError};
 
@@ -44,19 +45,16 @@ impl HttpFailure {
 pub(crate) struct Transport {
     http: reqwest::Client,
     limiter: Arc<Limiter>,
-    send_authorization: bool,
+    /// The API key, if any: sent as `Authorization`, and removed from error bodies that echo it.
+    api_key: Option<Arc<str>>,
 }
 
 impl Transport {
-    pub(crate) fn new(
-        http: reqwest::Client,
-        limiter: Arc<Limiter>,
-        send_authorization: bool,
-    ) -> Self {
+    pub(crate) fn new(http: reqwest::Client, limiter: Arc<Limiter>, api_key: Option<&str>) -> Self {
         Transport {
             http,
             limiter,
-            send_authorization,
+            api_key: api_key.map(Arc::from),
         }
     }
 }
@@ -74,7 +72,7 @@ impl tower::Service<HttpRequestFactory> for Transport {
         let this = self.clone();
         Box::pin(async move {
             let mut request = factory.build().await?;
-            if !this.send_authorization {
+            if this.api_key.is_none() {
                 // async-openai always sets `Bearer <key>`; keyless local servers get nothing.
                 request.headers_mut().remove(AUTHORIZATION);
             }
@@ -91,6 +89,8 @@ impl tower::Service<HttpRequestFactory> for Transport {
             let status = response.status().as_u16();
             let retry_after = retry_after(response.headers());
             let body = response.text().await.map_err(OpenAIError::Reqwest)?;
+            // Before any clipping: a key cut in half by a clip would no longer be recognised.
+            let body = redact(&body, this.api_key.as_deref().unwrap_or_default());
             let failure = HttpFailure {
                 url,
                 status,

@@ -324,9 +324,11 @@ impl Context {
     }
 }
 
-/// `<` starting something tag-like (`<abstract>`, `</abstract`, `< /system>`).
-static TAG_OPEN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"<(\s*/?\s*[A-Za-z_])").expect("constant pattern"));
+/// `<` starting something tag-like (`<abstract>`, `</abstract`, `< /system>`), also with invisible
+/// format characters (zero-width space, bidi marks) hiding between the `<` and the name.
+static TAG_OPEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"<([\s\p{Cf}]*/?[\s\p{Cf}]*[A-Za-z_])").expect("constant pattern")
+});
 
 /// Replaces the `<` of anything tag-like with `‹`, so data can neither close the delimiter it sits
 /// in nor open a fake one. Comparisons such as `p < 0.05` or `x<1` are left alone.

@@ -11,18 +11,7 @@ async fn a_summary_of_another_paper_in_the_batch_is_flagged_and_not_published() 
     let server = mock.start().await;
     let dir = tempfile::tempdir().unwrap();
     let env = env_for(&server.uri(), dir.path());
-    let input = fixture("hf_2024-09-23.json");
-
-    let output = run_binary(
-        &env,
-        &[
-            "run",
-            "--source",
-            "file",
-            "--input",
-            input.to_str().unwrap(),
-        ],
-    );
+    let output = run_fixture_day(&env, &[]);
 
     assert_eq!(
         output.status.code(),
@@ -184,18 +173,7 @@ async fn the_optional_judge_settles_borderline_verdicts_and_its_calls_are_counte
             "1.0".into(),
         ));
         env.push(("PAPER_DIGEST_CHECKS__MAX_REPAIRS".into(), "0".into()));
-        let input = fixture("hf_2024-09-23.json");
-
-        let output = run_binary(
-            &env,
-            &[
-                "run",
-                "--source",
-                "file",
-                "--input",
-                input.to_str().unwrap(),
-            ],
-        );
+        let output = run_fixture_day(&env, &[]);
 
         let expected_exit = if describes_paper { 0 } else { 1 };
         assert_eq!(
@@ -228,18 +206,7 @@ async fn the_judge_is_off_by_default() {
     let server = mock.start().await;
     let dir = tempfile::tempdir().unwrap();
     let env = env_for(&server.uri(), dir.path());
-    let input = fixture("hf_2024-09-23.json");
-
-    let output = run_binary(
-        &env,
-        &[
-            "run",
-            "--source",
-            "file",
-            "--input",
-            input.to_str().unwrap(),
-        ],
-    );
+    let output = run_fixture_day(&env, &[]);
 
     assert_eq!(
         output.status.code(),

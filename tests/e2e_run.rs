@@ -17,18 +17,7 @@ async fn run_from_file_publishes_checked_digest() {
     let server = mock.start().await;
     let dir = tempfile::tempdir().unwrap();
     let env = env_for(&server.uri(), dir.path());
-    let input = fixture("hf_2024-09-23.json");
-
-    let output = run_binary(
-        &env,
-        &[
-            "run",
-            "--source",
-            "file",
-            "--input",
-            input.to_str().unwrap(),
-        ],
-    );
+    let output = run_fixture_day(&env, &[]);
 
     assert_eq!(
         output.status.code(),
@@ -73,25 +62,15 @@ async fn rerun_sends_nothing_for_finished_papers_and_force_resends() {
     let server = mock.start().await;
     let dir = tempfile::tempdir().unwrap();
     let env = env_for(&server.uri(), dir.path());
-    let input = fixture("hf_2024-09-23.json");
-    let args = [
-        "run",
-        "--source",
-        "file",
-        "--input",
-        input.to_str().unwrap(),
-    ];
-
-    assert_eq!(run_binary(&env, &args).status.code(), Some(0));
-    assert_eq!(run_binary(&env, &args).status.code(), Some(0));
+    assert_eq!(run_fixture_day(&env, &[]).status.code(), Some(0));
+    assert_eq!(run_fixture_day(&env, &[]).status.code(), Some(0));
     assert!(
         mock.counts().values().all(|n| *n == 1),
         "{:?}",
         mock.counts()
     );
 
-    let forced = [&args[..], &["--force"]].concat();
-    assert_eq!(run_binary(&env, &forced).status.code(), Some(0));
+    assert_eq!(run_fixture_day(&env, &["--force"]).status.code(), Some(0));
     assert!(
         mock.counts().values().all(|n| *n == 2),
         "{:?}",
@@ -105,18 +84,7 @@ async fn english_answers_are_not_published_and_exit_1() {
     let server = mock.start().await;
     let dir = tempfile::tempdir().unwrap();
     let env = env_for(&server.uri(), dir.path());
-    let input = fixture("hf_2024-09-23.json");
-
-    let output = run_binary(
-        &env,
-        &[
-            "run",
-            "--source",
-            "file",
-            "--input",
-            input.to_str().unwrap(),
-        ],
-    );
+    let output = run_fixture_day(&env, &[]);
 
     assert_eq!(
         output.status.code(),
@@ -156,18 +124,7 @@ async fn unreachable_model_exits_3() {
         .port();
     let dir = tempfile::tempdir().unwrap();
     let env = env_for(&format!("http://127.0.0.1:{port}"), dir.path());
-    let input = fixture("hf_2024-09-23.json");
-
-    let output = run_binary(
-        &env,
-        &[
-            "run",
-            "--source",
-            "file",
-            "--input",
-            input.to_str().unwrap(),
-        ],
-    );
+    let output = run_fixture_day(&env, &[]);
 
     assert_eq!(
         output.status.code(),
@@ -181,12 +138,9 @@ async fn unreachable_model_exits_3() {
 fn config_and_input_errors_exit_2_naming_the_input() {
     let dir = tempfile::tempdir().unwrap();
     let env = env_for("http://127.0.0.1:9", dir.path());
-    let input = fixture("hf_2024-09-23.json");
-    let input = input.to_str().unwrap();
-
     let mut bad_type = env.clone();
     bad_type.push(("PAPER_DIGEST_RUN__CONCURRENCY".into(), "lots".into()));
-    let output = run_binary(&bad_type, &["run", "--source", "file", "--input", input]);
+    let output = run_fixture_day(&bad_type, &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         text(&output.stderr).contains("run.concurrency"),
@@ -199,7 +153,7 @@ fn config_and_input_errors_exit_2_naming_the_input() {
         .filter(|(k, _)| k != "OPENAI_API_KEY")
         .cloned()
         .collect();
-    let output = run_binary(&no_key, &["run", "--source", "file", "--input", input]);
+    let output = run_fixture_day(&no_key, &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         text(&output.stderr).contains("OPENAI_API_KEY"),

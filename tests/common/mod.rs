@@ -316,6 +316,14 @@ pub fn binary(env: &[(String, String)]) -> Command {
     command
 }
 
+/// `paper-digest run --source file --input <the fixture day> [extra...]`.
+pub fn run_fixture_day(env: &[(String, String)], extra: &[&str]) -> Output {
+    let input = fixture("hf_2024-09-23.json");
+    let input = input.to_str().unwrap_or_default();
+    let args = [&["run", "--source", "file", "--input", input][..], extra].concat();
+    run_binary(env, &args)
+}
+
 pub fn run_binary(env: &[(String, String)], args: &[&str]) -> Output {
     match binary(env).args(args).output() {
         Ok(output) => output,

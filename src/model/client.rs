@@ -33,8 +33,13 @@ pub struct OpenAiCompatible {
     permits: Semaphore,
     /// The strictest [`Format`] the server is known to accept; only ever moves down the ladder.
     format: AtomicU8,
+    /// Prompt tokens the server counts per token of our estimate (at least 1; see [`Self::learn_prompt_scale`]).
+    prompt_scale: Mutex<f64>,
     spent: Mutex<Spent>,
 }
+
+/// A server counting more than this many prompt tokens per token of ours is misreporting.
+const MAX_PROMPT_SCALE: f64 = 4.0;
 
 #[derive(Debug, Default)]
 struct Spent {
@@ -88,6 +93,7 @@ impl OpenAiCompatible {
             limiter,
             permits: Semaphore::new(settings.concurrency),
             format: AtomicU8::new(start as u8),
+            prompt_scale: Mutex::new(1.0),
             spent: Mutex::new(Spent::default()),
             settings,
         })
@@ -116,6 +122,30 @@ impl OpenAiCompatible {
             });
         }
         Ok(())
+    }
+
+    /// Tokens the limiter reserves for a request whose prompt we count as `prompt_tokens`.
+    fn reservation(&self, prompt_tokens: u64) -> u64 {
+        let scale = *self
+            .prompt_scale
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        (prompt_tokens as f64 * scale).ceil() as u64 + u64::from(self.settings.max_output_tokens)
+    }
+
+    /// Servers count prompts with their own tokenizer or estimate (the mock, like rate limiters,
+    /// counts bytes / 4). Reserving less than the server charges let the client run into the
+    /// server's tokens/min limit at full pace, so the largest ratio the server reported is kept.
+    fn learn_prompt_scale(&self, estimated: u64, reported: u64) {
+        if estimated == 0 {
+            return;
+        }
+        let ratio = (reported as f64 / estimated as f64).clamp(1.0, MAX_PROMPT_SCALE);
+        let mut scale = self
+            .prompt_scale
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *scale = scale.max(ratio);
     }
 
     fn record_spend(&self, usage: &Usage, cost_usd: f64) {
@@ -248,6 +278,9 @@ impl OpenAiCompatible {
         let content = choice.message.as_ref().and_then(|m| m.text());
         let refusal = choice.message.and_then(|m| m.refusal);
         let answered = content.as_deref().or(refusal.as_deref()).unwrap_or("");
+        if let Some(reported) = completion.usage.as_ref().and_then(|u| u.prompt_tokens) {
+            self.learn_prompt_scale(prompt_estimate, reported);
+        }
         let usage = usage_or_estimate(completion.usage, prompt_estimate, answered);
         let cost_usd = self
             .settings
@@ -320,7 +353,7 @@ impl ChatModel for OpenAiCompatible {
     async fn complete(&self, request: ChatRequest) -> Result<ChatAnswer, ModelError> {
         self.check_budget()?;
         let prompt_tokens = tokens::count_messages(&request.messages) as u64;
-        let estimate = prompt_tokens + u64::from(self.settings.max_output_tokens);
+        let estimate = self.reservation(prompt_tokens);
         let tally = Tally::default();
         tracing::debug!(paper = %request.paper, prompt_tokens, "calling the model");
         match self.with_retries(&request, estimate, &tally).await {
@@ -541,6 +574,30 @@ mod tests {
             completion_tokens: Some(20),
         };
         assert!(!usage_or_estimate(Some(reported), 120, "x").estimated);
+    }
+
+    /// bench/ratelimit.sh, matched limits: the mock counted ~10% more prompt tokens than our
+    /// tiktoken estimate, so the limiter let requests go that the server's bucket could not take.
+    #[test]
+    fn limiter_reserved_fewer_prompt_tokens_than_the_server_counts() {
+        let client = OpenAiCompatible::new(ModelSettings {
+            max_output_tokens: 1000,
+            ..ModelSettings::default()
+        });
+        let Ok(client) = client else {
+            panic!("default settings are valid: {client:?}");
+        };
+        assert_eq!(client.reservation(500), 1500);
+        client.learn_prompt_scale(500, 550);
+        assert_eq!(client.reservation(500), 1550);
+        assert_eq!(client.reservation(1000), 2100);
+        // A server counting fewer tokens does not lower the reservation, nor does nonsense raise it without bound.
+        client.learn_prompt_scale(500, 100);
+        assert_eq!(client.reservation(500), 1550);
+        client.learn_prompt_scale(1, 1_000_000);
+        assert_eq!(client.reservation(500), 3000);
+        client.learn_prompt_scale(0, 10);
+        assert_eq!(client.reservation(500), 3000);
     }
 
     #[test]

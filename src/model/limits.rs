@@ -1,5 +1,7 @@
 //! Client-side pacing shared by every request of one client: requests per minute, tokens per
-//! minute, and pauses the server asks for (a 429, or `x-ratelimit-remaining-*: 0`).
+//! minute, and pauses the server asks for (a 429, or `x-ratelimit-remaining-*: 0`). The server's
+//! `x-ratelimit-limit-*` and `x-ratelimit-remaining-*` headers also correct the buckets: a lower
+//! limit than configured is adopted, and what the server says is left caps what we think is left.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -60,13 +62,28 @@ impl Limiter {
         }
     }
 
-    /// Pauses until the reset the server announces when it says nothing is left.
+    /// Brings the buckets in line with the server's view (see [`Bucket::align`]) and pauses until
+    /// the reset the server announces when it says nothing is left.
     pub(crate) fn observe(&self, headers: &HeaderMap) {
-        for kind in ["requests", "tokens"] {
-            let remaining = header(headers, &format!("x-ratelimit-remaining-{kind}"));
-            let exhausted = remaining.and_then(|v| v.trim().parse::<f64>().ok()) == Some(0.0);
+        for (kind, bucket) in [("requests", &self.requests), ("tokens", &self.tokens)] {
+            let number = |name: &str| {
+                header(headers, &format!("x-ratelimit-{name}-{kind}"))
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .filter(|n| n.is_finite() && *n >= 0.0)
+            };
+            let remaining = number("remaining");
+            if let Some(bucket) = bucket {
+                let limit = number("limit");
+                if let Some(lowered) = lock(bucket).align(limit, remaining, Instant::now()) {
+                    tracing::warn!(
+                        kind,
+                        per_minute = lowered,
+                        "the server's rate limit is lower than configured; using the server's"
+                    );
+                }
+            }
             let reset = header(headers, &format!("x-ratelimit-reset-{kind}")).and_then(parse_reset);
-            if let (true, Some(reset)) = (exhausted, reset) {
+            if let (true, Some(reset)) = (remaining == Some(0.0), reset) {
                 tracing::info!(kind, ?reset, "server rate limit reached; pausing requests");
                 self.pause_for(reset);
             }
@@ -103,10 +120,32 @@ impl Bucket {
         }
     }
 
-    fn reserve(&mut self, cost: f64, now: Instant) -> Duration {
+    fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
         self.available = (self.available + elapsed * self.per_second).min(self.capacity);
         self.updated = now;
+    }
+
+    /// Never more generous than the server: a limit below ours becomes ours (returned, to log it),
+    /// and what the server says is left caps what we think is left. Our own estimate of a request
+    /// may be lower than the server's, and the server may count other clients of the same account;
+    /// without this the client keeps sending at its configured pace into a stream of 429s.
+    fn align(&mut self, limit: Option<f64>, remaining: Option<f64>, now: Instant) -> Option<f64> {
+        self.refill(now);
+        let lowered = limit.filter(|l| *l >= 1.0 && *l < self.capacity);
+        if let Some(limit) = lowered {
+            self.capacity = limit;
+            self.per_second = limit / 60.0;
+            self.available = self.available.min(limit);
+        }
+        if let Some(remaining) = remaining {
+            self.available = self.available.min(remaining);
+        }
+        lowered
+    }
+
+    fn reserve(&mut self, cost: f64, now: Instant) -> Duration {
+        self.refill(now);
         // A single request larger than a minute's allowance still goes, after a full minute.
         self.available -= cost.min(self.capacity);
         if self.available >= 0.0 {
@@ -233,6 +272,72 @@ mod tests {
         assert!(
             waited < Duration::from_secs(9),
             "paused for requests too: {waited:?}"
+        );
+    }
+
+    fn ratelimit_headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(*name, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    /// bench/ratelimit.sh, server limit half the configured one: the client kept pacing at its
+    /// configured rate and about every other request was answered 429.
+    #[tokio::test(start_paused = true)]
+    async fn client_kept_its_configured_rate_when_the_server_announced_a_lower_limit() {
+        let limiter = Limiter::new(None, Some(1000));
+        limiter.observe(&ratelimit_headers(&[
+            ("x-ratelimit-limit-tokens", "500"),
+            ("x-ratelimit-remaining-tokens", "500"),
+        ]));
+        let start = Instant::now();
+        limiter.wait_turn(500).await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        limiter.wait_turn(500).await;
+        // 500 tokens at the server's 500/min, not 30 s at the configured 1000/min (or no wait at all).
+        assert!(
+            start.elapsed() >= Duration::from_secs(60),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    /// bench/ratelimit.sh, matched limits: the server counts a request as more tokens than our
+    /// estimate, so the client drifted ahead of the server's bucket into occasional 429s.
+    #[tokio::test(start_paused = true)]
+    async fn client_ignored_the_servers_remaining_count_and_drifted_ahead() {
+        let limiter = Limiter::new(Some(100), Some(1000));
+        limiter.observe(&ratelimit_headers(&[
+            ("x-ratelimit-limit-tokens", "1000"),
+            ("x-ratelimit-remaining-tokens", "100"),
+            ("x-ratelimit-limit-requests", "100"),
+            ("x-ratelimit-remaining-requests", "50"),
+        ]));
+        let start = Instant::now();
+        limiter.wait_turn(400).await;
+        // 300 tokens short at 1000/60 per second.
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_secs(18), "{waited:?}");
+        assert!(waited < Duration::from_secs(19), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_limit_above_the_configured_one_does_not_raise_ours() {
+        let limiter = Limiter::new(Some(2), None);
+        limiter.observe(&ratelimit_headers(&[
+            ("x-ratelimit-limit-requests", "10000"),
+            ("x-ratelimit-remaining-requests", "9999"),
+        ]));
+        let start = Instant::now();
+        for _ in 0..3 {
+            limiter.wait_turn(0).await;
+        }
+        assert!(
+            start.elapsed() >= Duration::from_secs(30),
+            "{:?}",
+            start.elapsed()
         );
     }
 

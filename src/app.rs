@@ -21,7 +21,7 @@ use crate::pipeline::{ExitStatus, Pipeline, RunError, RunRequest, StopSignal};
 use crate::prompt::PromptSet;
 use crate::render::{self, digest::DigestEntry};
 use crate::source::{self, arxiv::ArxivClient};
-use crate::store::{RunId, Store};
+use crate::store::{RunEnd, RunId, Store};
 
 /// Runs one command to completion.
 pub async fn execute(cli: Cli, progress: Progress) -> Result<ExitStatus, RunError> {
@@ -381,6 +381,6 @@ fn listen_for_shutdown(stop: Arc<StopSignal>) {
         #[cfg(not(unix))]
         let _ = ctrl_c.await;
         tracing::warn!("shutdown requested: finishing the papers in flight, starting no new ones");
-        stop.stop("interrupted by a shutdown signal");
+        stop.stop(RunEnd::Interrupted, "interrupted by a shutdown signal");
     });
 }

@@ -294,3 +294,35 @@ fn wait_for_stored(db: &std::path::Path, n: usize, timeout: Duration) -> Vec<Str
     }
     Vec::new()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spent_budget_stops_new_calls_and_names_what_was_not_attempted() {
+    let mock = MockChat::new(Behaviour::Correct);
+    let server = mock.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = env_for(&server.uri(), dir.path());
+    // Each mock answer reports 900 tokens: two papers fit under 1,000 checked before each call, not three.
+    env.push(("PAPER_DIGEST_RUN__MAX_TOKENS".into(), "1000".into()));
+    env.push(("PAPER_DIGEST_RUN__CONCURRENCY".into(), "1".into()));
+
+    let output = run_fixture_day(&env, &[]);
+
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "stderr: {}",
+        text(&output.stderr)
+    );
+    assert_eq!(
+        mock.counts().values().sum::<usize>(),
+        2,
+        "{:?}",
+        mock.counts()
+    );
+    let report = std::fs::read_to_string(dir.path().join("out/reports/run-1.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["counts"]["ok"], 2, "{report}");
+    let text = report.to_string();
+    assert!(text.contains("budget_exhausted"), "{text}");
+    assert!(text.contains("not attempted: 2409.1000"), "{text}");
+}

@@ -75,16 +75,18 @@ impl RunSummary {
 }
 
 /// Set by a signal handler, a spent budget or an unreachable model: no new paper is started after it.
+/// The first cause wins.
 #[derive(Debug, Default)]
 pub struct StopSignal {
     stopped: AtomicBool,
-    reason: Mutex<Option<String>>,
+    cause: Mutex<Option<(RunEnd, String)>>,
 }
 
 impl StopSignal {
-    pub fn stop(&self, reason: impl Into<String>) {
-        if let Ok(mut slot) = self.reason.lock() {
-            slot.get_or_insert_with(|| reason.into());
+    /// `end`: how the run will be recorded as having ended; `reason`: what a person reads.
+    pub fn stop(&self, end: RunEnd, reason: impl Into<String>) {
+        if let Ok(mut slot) = self.cause.lock() {
+            slot.get_or_insert_with(|| (end, reason.into()));
         }
         self.stopped.store(true, Ordering::SeqCst);
     }
@@ -94,7 +96,11 @@ impl StopSignal {
     }
 
     pub fn reason(&self) -> Option<String> {
-        self.reason.lock().ok().and_then(|slot| slot.clone())
+        self.cause().map(|(_, reason)| reason)
+    }
+
+    fn cause(&self) -> Option<(RunEnd, String)> {
+        self.cause.lock().ok().and_then(|slot| slot.clone())
     }
 }
 
@@ -244,7 +250,10 @@ impl Pipeline {
                 )
             {
                 // Nothing was sent for this paper: it was not attempted, not failed.
-                self.stop.stop(outcome.error.clone().unwrap_or_default());
+                self.stop.stop(
+                    RunEnd::BudgetExhausted,
+                    outcome.error.clone().unwrap_or_default(),
+                );
                 not_attempted.push(paper.id.clone());
                 continue;
             }
@@ -254,7 +263,7 @@ impl Pipeline {
             count(summary, outcome.status);
             if let Some(fatal) = fatal {
                 let error = RunError::from(fatal);
-                self.stop.stop(error.to_string());
+                self.stop.stop(RunEnd::Aborted, error.to_string());
                 summary.stopped_by.get_or_insert(error);
             }
         }
@@ -291,10 +300,9 @@ impl Pipeline {
 
     /// How the run ended, with the papers it could not start named in the note.
     fn run_outcome(&self, summary: &RunSummary, not_attempted: &[ArxivId]) -> RunOutcome {
-        let end = match (&summary.stopped_by, self.stop.reason()) {
+        let end = match (&summary.stopped_by, self.stop.cause()) {
             (Some(_), _) => RunEnd::Aborted,
-            (None, Some(reason)) if reason.contains("budget") => RunEnd::BudgetExhausted,
-            (None, Some(_)) => RunEnd::Interrupted,
+            (None, Some((end, _))) => end,
             (None, None) => RunEnd::Finished,
         };
         let note = self.stop.reason().map(|reason| {

@@ -7,10 +7,12 @@ use common::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_summary_of_another_paper_in_the_batch_is_flagged_and_not_published() {
-    let mock = MockChat::new(Behaviour::Swapped);
-    let server = mock.start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let env = env_for(&server.uri(), dir.path());
+    let Setup {
+        mock,
+        server: _server,
+        dir,
+        env,
+    } = setup(MockChat::new(Behaviour::Swapped)).await;
     let output = run_fixture_day(&env, &[]);
 
     assert_eq!(
@@ -163,10 +165,12 @@ fn eval_checks_prints_the_confusion_matrix_of_the_dev_set() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_optional_judge_settles_borderline_verdicts_and_its_calls_are_counted() {
     for describes_paper in [true, false] {
-        let mock = MockChat::new(Behaviour::Correct).with_judge_saying(describes_paper);
-        let server = mock.start().await;
-        let dir = tempfile::tempdir().unwrap();
-        let mut env = env_for(&server.uri(), dir.path());
+        let Setup {
+            mock,
+            server: _server,
+            dir,
+            mut env,
+        } = setup(MockChat::new(Behaviour::Correct).with_judge_saying(describes_paper)).await;
         env.push(("PAPER_DIGEST_CHECKS__JUDGE__ENABLED".into(), "true".into()));
         env.push((
             "PAPER_DIGEST_CHECKS__JUDGE__BORDERLINE_MARGIN".into(),
@@ -202,10 +206,12 @@ async fn the_optional_judge_settles_borderline_verdicts_and_its_calls_are_counte
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_judge_is_off_by_default() {
-    let mock = MockChat::new(Behaviour::Correct).with_judge_saying(false);
-    let server = mock.start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let env = env_for(&server.uri(), dir.path());
+    let Setup {
+        mock,
+        server: _server,
+        dir: _dir,
+        env,
+    } = setup(MockChat::new(Behaviour::Correct).with_judge_saying(false)).await;
     let output = run_fixture_day(&env, &[]);
 
     assert_eq!(

@@ -13,10 +13,12 @@ fn digest_path(dir: &std::path::Path, day: &str) -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn run_from_file_publishes_checked_digest() {
-    let mock = MockChat::new(Behaviour::Correct);
-    let server = mock.start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let env = env_for(&server.uri(), dir.path());
+    let Setup {
+        mock: _mock,
+        server: _server,
+        dir,
+        env,
+    } = setup(MockChat::new(Behaviour::Correct)).await;
     let output = run_fixture_day(&env, &[]);
 
     assert_eq!(
@@ -58,10 +60,12 @@ async fn run_from_file_publishes_checked_digest() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rerun_sends_nothing_for_finished_papers_and_force_resends() {
-    let mock = MockChat::new(Behaviour::Correct);
-    let server = mock.start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let env = env_for(&server.uri(), dir.path());
+    let Setup {
+        mock,
+        server: _server,
+        dir: _dir,
+        env,
+    } = setup(MockChat::new(Behaviour::Correct)).await;
     assert_eq!(run_fixture_day(&env, &[]).status.code(), Some(0));
     assert_eq!(run_fixture_day(&env, &[]).status.code(), Some(0));
     assert!(
@@ -80,10 +84,12 @@ async fn rerun_sends_nothing_for_finished_papers_and_force_resends() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn english_answers_are_not_published_and_exit_1() {
-    let mock = MockChat::new(Behaviour::English);
-    let server = mock.start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let env = env_for(&server.uri(), dir.path());
+    let Setup {
+        mock,
+        server: _server,
+        dir,
+        env,
+    } = setup(MockChat::new(Behaviour::English)).await;
     let output = run_fixture_day(&env, &[]);
 
     assert_eq!(
@@ -215,10 +221,12 @@ fn config_and_input_errors_exit_2_naming_the_input() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_run_resumes_without_paying_twice() {
-    let mock = MockChat::new(Behaviour::Correct).with_delay(Duration::from_millis(700));
-    let server = mock.start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut env = env_for(&server.uri(), dir.path());
+    let Setup {
+        mock,
+        server: _server,
+        dir,
+        mut env,
+    } = setup(MockChat::new(Behaviour::Correct).with_delay(Duration::from_millis(700))).await;
     env.push(("PAPER_DIGEST_RUN__CONCURRENCY".into(), "1".into()));
     let input = fixture("hf_2024-09-23.json");
     let args = [
@@ -297,10 +305,12 @@ fn wait_for_stored(db: &std::path::Path, n: usize, timeout: Duration) -> Vec<Str
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_spent_budget_stops_new_calls_and_names_what_was_not_attempted() {
-    let mock = MockChat::new(Behaviour::Correct);
-    let server = mock.start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut env = env_for(&server.uri(), dir.path());
+    let Setup {
+        mock,
+        server: _server,
+        dir,
+        mut env,
+    } = setup(MockChat::new(Behaviour::Correct)).await;
     // Each mock answer reports 900 tokens: two papers fit under 1,000 checked before each call, not three.
     env.push(("PAPER_DIGEST_RUN__MAX_TOKENS".into(), "1000".into()));
     env.push(("PAPER_DIGEST_RUN__CONCURRENCY".into(), "1".into()));

@@ -40,10 +40,12 @@ async fn hf_file_run_matches_published_digest_layout() {
     let input = data.join("hf_daily_papers/2024-09-23.json");
     let published =
         std::fs::read_to_string(data.join("digests/daily_papers_ko_2024-09-23.md")).unwrap();
-    let mock = MockChat::new(Behaviour::FromAbstract);
-    let server = mock.start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let env = env_for(&server.uri(), dir.path());
+    let Setup {
+        mock: _mock,
+        server: _server,
+        dir,
+        env,
+    } = setup(MockChat::new(Behaviour::FromAbstract)).await;
 
     let output = run_binary(
         &env,

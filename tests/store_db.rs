@@ -82,6 +82,14 @@ fn meta(day: Option<&str>) -> RunMeta {
     }
 }
 
+/// Lists `paper` on `day` (from hf-daily) and starts a run for that day.
+fn list_and_begin(store: &Store, paper: &Paper, day: &str) -> RunId {
+    store
+        .upsert_papers(std::slice::from_ref(paper), Some(date(day)), "hf-daily")
+        .unwrap();
+    store.begin_run(&meta(Some(day))).unwrap()
+}
+
 fn raw_count(path: &Path, sql: &str) -> i64 {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.query_row(sql, [], |row| row.get(0)).unwrap()
@@ -163,14 +171,7 @@ fn an_arxiv_refresh_keeps_what_only_hf_knew() {
 fn is_done_needs_same_key_and_a_usable_status() {
     let store = Store::open_in_memory().unwrap();
     let p = paper("2409.13592", Some(1));
-    store
-        .upsert_papers(
-            std::slice::from_ref(&p),
-            Some(date("2024-09-23")),
-            "hf-daily",
-        )
-        .unwrap();
-    let run = store.begin_run(&meta(Some("2024-09-23"))).unwrap();
+    let run = list_and_begin(&store, &p, "2024-09-23");
     let key = key_for(&p);
     assert!(!store.is_done(&p.id, &key).unwrap(), "never summarized");
 
@@ -250,14 +251,7 @@ fn a_failing_current_update_rolls_back_the_history_row() {
     let path = dir.path().join("digest.db");
     let store = Store::open(&path).unwrap();
     let p = paper("2409.14674", Some(28));
-    store
-        .upsert_papers(
-            std::slice::from_ref(&p),
-            Some(date("2024-09-24")),
-            "hf-daily",
-        )
-        .unwrap();
-    let run = store.begin_run(&meta(Some("2024-09-24"))).unwrap();
+    let run = list_and_begin(&store, &p, "2024-09-24");
     store.record_attempt(run, &attempt(&p, Status::Ok)).unwrap();
 
     let saboteur = rusqlite::Connection::open(&path).unwrap();
@@ -281,14 +275,7 @@ fn a_failing_current_update_rolls_back_the_history_row() {
 fn a_failed_attempt_does_not_displace_a_usable_summary() {
     let store = Store::open_in_memory().unwrap();
     let p = paper("2409.14674", Some(28));
-    store
-        .upsert_papers(
-            std::slice::from_ref(&p),
-            Some(date("2024-09-24")),
-            "hf-daily",
-        )
-        .unwrap();
-    let run = store.begin_run(&meta(Some("2024-09-24"))).unwrap();
+    let run = list_and_begin(&store, &p, "2024-09-24");
     store.record_attempt(run, &attempt(&p, Status::Ok)).unwrap();
     store
         .record_attempt(run, &attempt(&p, Status::Failed))
@@ -362,14 +349,7 @@ fn reopening_keeps_data_and_migrations_are_idempotent() {
     let p = paper("2409.16191", Some(28));
     {
         let store = Store::open(&path).unwrap();
-        store
-            .upsert_papers(
-                std::slice::from_ref(&p),
-                Some(date("2024-09-25")),
-                "hf-daily",
-            )
-            .unwrap();
-        let run = store.begin_run(&meta(Some("2024-09-25"))).unwrap();
+        let run = list_and_begin(&store, &p, "2024-09-25");
         store.record_attempt(run, &attempt(&p, Status::Ok)).unwrap();
     }
     for _ in 0..2 {

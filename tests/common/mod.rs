@@ -238,6 +238,26 @@ pub fn completion(content: &str, finish_reason: &str) -> Value {
     })
 }
 
+/// A started mock, its server (kept alive by holding it) and a temp dir with the matching environment.
+pub struct Setup {
+    pub mock: MockChat,
+    pub server: MockServer,
+    pub dir: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
+}
+
+pub async fn setup(mock: MockChat) -> Setup {
+    let server = mock.start().await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot make a temp dir: {e}"));
+    let env = env_for(&server.uri(), dir.path());
+    Setup {
+        mock,
+        server,
+        dir,
+        env,
+    }
+}
+
 /// Environment for running the binary against `server` with its store and output in `dir`.
 pub fn env_for(server_uri: &str, dir: &Path) -> Vec<(String, String)> {
     [

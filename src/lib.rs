@@ -1,10 +1,15 @@
 //! paper-digest: new research papers in, a checked three-part Korean digest out.
 //!
-//! The modules follow the pipeline, and data flows one way through them:
-//! [`source`] → [`prompt`] → [`model`] → [`checks`] → [`store`] → [`render`],
-//! with [`pipeline`] driving one run and [`config`] / [`cli`] turning user input into typed settings.
+//! Layers, lowest first; a module uses only the ones before it (`tests/it/layering.rs` checks it):
+//! - [`paper`] (the domain types every stage shares) and [`logging`];
+//! - what the stages use: [`source`], [`prompt`], [`model`], [`checks`], [`store`], [`render`];
+//! - [`pipeline`]: the stages of a run, fetch → select → summarize → record → publish;
+//! - [`settings`]: the config read once into the types the stages take;
+//! - [`cli`] and [`app`]: the commands and their exit codes, under a thin `main.rs`.
 
 pub mod paper;
+
+pub mod logging;
 
 pub mod source;
 
@@ -20,12 +25,8 @@ pub mod render;
 
 pub mod pipeline;
 
-pub mod config;
+pub mod settings;
 
 pub mod cli;
-
-pub mod logging;
-
-pub mod lint;
 
 pub mod app;

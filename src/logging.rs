@@ -6,7 +6,14 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::LogFormat;
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines on a terminal (with a progress bar).
+    Human,
+    /// JSON lines, for containers.
+    Json,
+}
 
 /// Environment variable holding a tracing filter (`info`, `paper_digest=debug`, ...).
 pub const FILTER_ENV: &str = "PAPER_DIGEST_LOG";

@@ -1,10 +1,14 @@
-//! The `paper-digest` binary: parse flags, set up logs, run the command, exit with its documented code.
+//! The `paper-digest` binary: parse flags, set up logs and signals, run the command, exit with its
+//! documented code.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use paper_digest::cli::{Cli, LogFormat};
-use paper_digest::{app, logging};
+use paper_digest::app::{self, Context};
+use paper_digest::cli::Cli;
+use paper_digest::logging::{self, LogFormat};
+use paper_digest::pipeline::Shutdown;
+use paper_digest::settings::Env;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -17,7 +21,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(app::execute(cli, progress)) {
+    let mut stdout = std::io::stdout();
+    let result = runtime.block_on(async {
+        let shutdown = Shutdown::new();
+        app::signals::listen(shutdown.clone());
+        let ctx = Context {
+            env: Env::from_process(),
+            out: &mut stdout,
+            progress,
+            shutdown,
+        };
+        app::execute(cli, ctx).await
+    });
+    match result {
         Ok(status) => ExitCode::from(status.code()),
         Err(error) => {
             if json_logs {

@@ -257,6 +257,37 @@ impl fmt::Display for Status {
     }
 }
 
+/// What a summary was made from: the same key means the same result, so it is not paid for twice.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SummaryKey {
+    pub abstract_hash: String,
+    pub prompt_version: String,
+    pub model: String,
+}
+
+impl SummaryKey {
+    /// The key of a summary of `paper` made with these prompts and this model.
+    pub fn new(paper: &Paper, prompt_version: &str, model: &str) -> SummaryKey {
+        SummaryKey {
+            abstract_hash: paper.abstract_hash(),
+            prompt_version: prompt_version.to_string(),
+            model: model.to_string(),
+        }
+    }
+}
+
+/// How an answer's format was constrained, after any fallback the model server forced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputMode {
+    /// `response_format: json_schema` (OpenAI structured output).
+    JsonSchema,
+    /// `response_format: json_object` (JSON mode; llama.cpp also takes a schema here).
+    JsonObject,
+    /// No `response_format`: the answer is parsed from free text (JSON or Markdown sections).
+    Plain,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown status {0:?} (expected ok, flagged or failed)")]
 pub struct StatusError(String);

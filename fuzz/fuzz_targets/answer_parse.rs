@@ -2,9 +2,19 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use std::sync::LazyLock;
+
 use paper_digest::checks::answer;
 use paper_digest::checks::shape::{self, ShapeLimits};
-use paper_digest::model::{ChatAnswer, FinishReason, OutputMode, Usage};
+use paper_digest::model::{ChatAnswer, FinishReason, Usage};
+use paper_digest::paper::OutputMode;
+use paper_digest::settings::Settings;
+
+/// The shipped limits (`config/default.toml`), read once.
+static LIMITS: LazyLock<ShapeLimits> = LazyLock::new(|| match Settings::defaults() {
+    Ok(settings) => settings.summarize.shape,
+    Err(error) => panic!("the built-in config is valid: {error}"),
+});
 
 fuzz_target!(|data: &[u8]| {
     // The first byte picks the finish reason and whether the text is a refusal.
@@ -37,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
         http_attempts: 1,
         retries_429: 0,
     };
-    if let Ok(sections) = shape::check(&chat, &ShapeLimits::default()) {
+    if let Ok(sections) = shape::check(&chat, &LIMITS) {
         // An accepted answer has three non-empty sections.
         assert!(sections
             .iter()

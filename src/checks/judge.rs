@@ -8,21 +8,12 @@ use crate::checks::Reason;
 
 /// `[checks.judge]`: off by default (it costs a model call per borderline summary).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 pub struct JudgeSettings {
     pub enabled: bool,
     /// A summary is borderline when its anchor coverage is this close to `min_anchor_coverage`, or when
     /// only the soft checks (figures, identity, generic) failed.
     pub borderline_margin: f64,
-}
-
-impl Default for JudgeSettings {
-    fn default() -> Self {
-        JudgeSettings {
-            enabled: false,
-            borderline_margin: 0.05,
-        }
-    }
 }
 
 /// What the judge said.
@@ -108,8 +99,9 @@ mod tests {
 
     #[test]
     fn borderline_cases_are_near_the_anchor_threshold_or_soft_only() {
-        let identity = IdentitySettings::default();
-        let judge = JudgeSettings::default();
+        let defaults = crate::settings::Settings::defaults().unwrap_or_else(|e| panic!("{e}"));
+        let identity = defaults.summarize.identity;
+        let judge = defaults.summarize.judge;
         let clear_pass = report(&[("anchors", 0.6, true), ("contrast", 0.0, true)]);
         let near = report(&[("anchors", 0.17, true), ("contrast", 0.0, true)]);
         let soft = report(&[("anchors", 0.4, true), ("figures", 3.0, false)]);

@@ -20,10 +20,10 @@ const ENDING_CHARS: usize = 30;
 /// Characters quoted from where stray JSON, chatter or a refusal starts.
 const FOUND_CHARS: usize = 24;
 
-/// Bounds a section must respect. The defaults were measured on 3,283 real published Korean
-/// summaries (`tests/checks_real_data.rs` prints the figures): well-formed ones pass.
+/// Bounds a section must respect (`[checks]`; the defaults in `config/default.toml` were measured on
+/// 3,283 real published Korean summaries, see `tests/checks_real_data.rs`): well-formed ones pass.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct ShapeLimits {
     /// Hangul letters / all letters. Real Korean summaries go as low as 23% because English
     /// terms are kept (`variational autoencoder (VAE)를 사용하여 …`); English or Chinese answers are 0%.
@@ -32,16 +32,6 @@ pub struct ShapeLimits {
     pub min_section_chars: usize,
     /// The longest well-formed real section is about 800 characters; longer means a runaway answer.
     pub max_section_chars: usize,
-}
-
-impl Default for ShapeLimits {
-    fn default() -> Self {
-        ShapeLimits {
-            min_hangul_share: 0.2,
-            min_section_chars: 40,
-            max_section_chars: 1200,
-        }
-    }
 }
 
 /// Checks a whole answer; `Ok` only when nothing is wrong.

@@ -1,5 +1,7 @@
 //! [`OpenAiCompatible`]: one chat endpoint (OpenAI, vLLM, Ollama, llama.cpp…) behind [`ChatModel`],
-//! with retries, pacing, a `response_format` fallback ladder and per-run spend tracking.
+//! with retries, pacing, an adaptive number of requests in flight and a `response_format` fallback
+//! ladder. Every wait (backoff, rate limit, a free slot) ends at once when the run is cancelled; a
+//! request already sent is always answered and counted.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
@@ -11,14 +13,17 @@ use async_openai::error::OpenAIError;
 use async_openai::Client;
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
-use tokio::sync::Semaphore;
+use secrecy::ExposeSecret;
+use tokio_util::sync::CancellationToken;
 
 use super::error::{redact, ModelError};
+use super::key::ApiKey;
 use super::limits::Limiter;
 use super::settings::ModelSettings;
 use super::tokens;
-use super::transport::{HttpFailure, Transport};
+use super::transport::{error_chain, Exchange, ExchangeError, HttpFailure, Transport};
 use super::types::{ChatAnswer, ChatRequest, FinishReason, Usage};
+use super::window::Window;
 use super::wire::{clip, request_body, Completion, Format, WireUsage};
 use super::ChatModel;
 
@@ -26,26 +31,20 @@ use super::ChatModel;
 pub struct OpenAiCompatible {
     client: Client<OpenAIConfig>,
     settings: ModelSettings,
-    /// Trimmed key, kept only to redact it from error messages.
-    api_key: Option<String>,
+    /// Kept to redact it from error messages.
+    api_key: Option<ApiKey>,
     endpoint: String,
     limiter: Arc<Limiter>,
-    permits: Semaphore,
+    window: Window,
     /// The strictest [`Format`] the server is known to accept; only ever moves down the ladder.
     format: AtomicU8,
     /// Prompt tokens the server counts per token of our estimate (at least 1; see [`Self::learn_prompt_scale`]).
     prompt_scale: Mutex<f64>,
-    spent: Mutex<Spent>,
+    cancel: CancellationToken,
 }
 
 /// A server counting more than this many prompt tokens per token of ours is misreporting.
 const MAX_PROMPT_SCALE: f64 = 4.0;
-
-#[derive(Debug, Default)]
-struct Spent {
-    tokens: u64,
-    cost_usd: f64,
-}
 
 impl fmt::Debug for OpenAiCompatible {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -58,29 +57,48 @@ impl fmt::Debug for OpenAiCompatible {
 }
 
 impl OpenAiCompatible {
-    pub fn new(settings: ModelSettings) -> Result<Self, ModelError> {
-        let api_key = checked_key(settings.api_key.as_deref())?;
-        let base_url = checked_base_url(&settings.base_url)?;
-        check_numbers(&settings)?;
-        let http = reqwest::Client::builder()
-            .timeout(settings.request_timeout)
-            .connect_timeout(settings.request_timeout)
-            .build()
-            .map_err(|e| ModelError::InvalidSettings {
-                message: format!("cannot build the HTTP client: {}", error_chain(&e)),
-            })?;
+    /// A client over HTTP. `cancel` ends every wait of every request (the run is shutting down).
+    pub fn new(
+        settings: ModelSettings,
+        api_key: Option<ApiKey>,
+        cancel: CancellationToken,
+    ) -> Result<Self, ModelError> {
+        let http = http_client(&settings)?;
+        Self::with_exchange(settings, api_key, cancel, Arc::new(http))
+    }
+
+    /// A client whose requests go through `exchange` (tests script the server with it).
+    pub fn with_exchange(
+        settings: ModelSettings,
+        api_key: Option<ApiKey>,
+        cancel: CancellationToken,
+        exchange: Arc<dyn Exchange>,
+    ) -> Result<Self, ModelError> {
         let limiter = Arc::new(Limiter::new(
-            settings.requests_per_minute,
-            settings.tokens_per_minute,
+            settings.requests_per_minute.map(u32::from),
+            settings.tokens_per_minute.map(u32::from),
         ));
+        let endpoint = settings.endpoint();
+        let base_url = endpoint.trim_end_matches("/chat/completions").to_string();
         // Org and project are set explicitly so OPENAI_* variables in the environment are ignored.
         let config = OpenAIConfig::new()
-            .with_api_base(base_url.clone())
-            .with_api_key(api_key.clone().unwrap_or_default())
+            .with_api_base(base_url)
+            .with_api_key(
+                api_key
+                    .as_ref()
+                    .map(|k| k.expose_secret().to_string())
+                    .unwrap_or_default(),
+            )
             .with_org_id("")
             .with_project_id("");
-        let transport = Transport::new(http.clone(), Arc::clone(&limiter), api_key.as_deref());
-        let client = Client::build(http, config).with_http_service(transport);
+        let transport = Transport::new(
+            exchange,
+            Arc::clone(&limiter),
+            settings.request_timeout,
+            api_key.clone(),
+        );
+        // async-openai builds each request with this client; the transport sends it.
+        let client = Client::build(http_client(&settings)?, config).with_http_service(transport);
         let start = if settings.structured_output {
             Format::JsonSchema
         } else {
@@ -89,12 +107,12 @@ impl OpenAiCompatible {
         Ok(OpenAiCompatible {
             client,
             api_key,
-            endpoint: format!("{base_url}/chat/completions"),
+            endpoint,
             limiter,
-            permits: Semaphore::new(settings.concurrency),
+            window: Window::new(settings.max_concurrency),
             format: AtomicU8::new(start as u8),
             prompt_scale: Mutex::new(1.0),
-            spent: Mutex::new(Spent::default()),
+            cancel,
             settings,
         })
     }
@@ -103,28 +121,9 @@ impl OpenAiCompatible {
         Format::from_u8(self.format.load(Ordering::SeqCst))
     }
 
-    fn check_budget(&self) -> Result<(), ModelError> {
-        let spent = self.spent.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(limit) = self.settings.max_run_tokens.filter(|l| spent.tokens >= *l) {
-            return Err(ModelError::BudgetExhausted {
-                spent: format!("{} tokens", spent.tokens),
-                limit: format!("{limit} tokens"),
-            });
-        }
-        if let Some(limit) = self
-            .settings
-            .max_run_cost_usd
-            .filter(|l| spent.cost_usd >= *l)
-        {
-            return Err(ModelError::BudgetExhausted {
-                spent: format!("${:.4}", spent.cost_usd),
-                limit: format!("${limit:.4}"),
-            });
-        }
-        Ok(())
-    }
-
-    /// Tokens the limiter reserves for a request whose prompt we count as `prompt_tokens`.
+    /// Tokens the limiter reserves for a request whose prompt we count as `prompt_tokens`: the
+    /// prompt plus the whole `max_tokens`, which is what OpenAI-style servers charge against their
+    /// tokens/min limit when they admit a request.
     fn reservation(&self, prompt_tokens: u64) -> u64 {
         let scale = *self
             .prompt_scale
@@ -148,12 +147,6 @@ impl OpenAiCompatible {
         *scale = scale.max(ratio);
     }
 
-    fn record_spend(&self, usage: &Usage, cost_usd: f64) {
-        let mut spent = self.spent.lock().unwrap_or_else(PoisonError::into_inner);
-        spent.tokens += usage.prompt_tokens + usage.completion_tokens;
-        spent.cost_usd += cost_usd;
-    }
-
     async fn with_retries(
         &self,
         request: &ChatRequest,
@@ -165,8 +158,16 @@ impl OpenAiCompatible {
             .with_max_delay(self.settings.backoff_max)
             .with_max_times(self.settings.max_retries as usize)
             .with_jitter();
+        let cancel = self.cancel.clone();
         (|| self.attempt(request, estimate, tally))
             .retry(backoff)
+            .sleep(move |wait| {
+                let cancel = cancel.clone();
+                // A cancelled backoff ends at once; the next attempt then sees the cancellation.
+                async move {
+                    let _ = super::limits::sleep(wait, &cancel).await;
+                }
+            })
             .when(AttemptError::is_transient)
             .adjust(|err, delay| {
                 let wait = delay?.max(err.retry_after().unwrap_or_default());
@@ -180,7 +181,7 @@ impl OpenAiCompatible {
                 tracing::warn!(
                     paper = %request.paper,
                     error = %self.redact(&err.to_string()),
-                    ?wait,
+                    wait_secs = wait.as_secs_f64(),
                     "model call failed; retrying"
                 );
             })
@@ -195,20 +196,32 @@ impl OpenAiCompatible {
         estimate: u64,
         tally: &Tally,
     ) -> Result<(Completion, Format), AttemptError> {
+        if self.cancel.is_cancelled() {
+            return Err(AttemptError::Cancelled);
+        }
         tally.attempts.fetch_add(1, Ordering::SeqCst);
-        // The semaphore is never closed, so `acquire` cannot fail.
-        let _permit = self.permits.acquire().await.ok();
+        let _slot = self
+            .window
+            .slot(&self.cancel)
+            .await
+            .map_err(|_| AttemptError::Cancelled)?;
         let start = self.current_format();
         let mut format = start;
         let mut first_rejection: Option<String> = None;
         loop {
-            self.limiter.wait_turn(estimate).await;
+            self.limiter
+                .wait_turn(estimate, &self.cancel)
+                .await
+                .map_err(|_| AttemptError::Cancelled)?;
             tally.http_attempts.fetch_add(1, Ordering::SeqCst);
             let body = request_body(&self.settings, &request.messages, format, request.answer);
             let result: Result<Completion, OpenAIError> =
                 self.client.chat().create_byot(body).await;
+            // Whatever came back, the first request has shown what the server allows.
+            self.limiter.learned();
             let err = match result {
                 Ok(completion) => {
+                    self.window.answered();
                     if let Some(words) = first_rejection {
                         self.settle(format, &words);
                     }
@@ -220,6 +233,9 @@ impl OpenAiCompatible {
                     self.settings.request_timeout,
                 ),
             };
+            if err.is_overload() {
+                self.window.overloaded();
+            }
             if err.status() == Some(429) {
                 tally.retries_429.fetch_add(1, Ordering::SeqCst);
             }
@@ -285,7 +301,6 @@ impl OpenAiCompatible {
         let cost_usd = self
             .settings
             .cost_usd(usage.prompt_tokens, usage.completion_tokens);
-        self.record_spend(&usage, cost_usd);
         Ok(ChatAnswer {
             content,
             refusal,
@@ -304,6 +319,7 @@ impl OpenAiCompatible {
     fn final_error(&self, err: AttemptError, tally: &Tally) -> ModelError {
         let attempts = tally.attempts.load(Ordering::SeqCst);
         match err {
+            AttemptError::Cancelled => ModelError::Cancelled,
             AttemptError::Http(failure) if failure.is_quota() => ModelError::QuotaExhausted {
                 message: failure.error.describe(),
             },
@@ -331,7 +347,7 @@ impl OpenAiCompatible {
 
     fn redact(&self, text: &str) -> String {
         match &self.api_key {
-            Some(key) => redact(text, key),
+            Some(key) => redact(text, key.expose_secret()),
             None => text.to_string(),
         }
     }
@@ -351,7 +367,6 @@ impl OpenAiCompatible {
 #[async_trait]
 impl ChatModel for OpenAiCompatible {
     async fn complete(&self, request: ChatRequest) -> Result<ChatAnswer, ModelError> {
-        self.check_budget()?;
         let prompt_tokens = tokens::count_messages(&request.messages) as u64;
         let estimate = self.reservation(prompt_tokens);
         let tally = Tally::default();
@@ -360,7 +375,7 @@ impl ChatModel for OpenAiCompatible {
             Ok((completion, format)) => self.answer(completion, format, prompt_tokens, &tally),
             Err(err) => Err(self.final_error(err, &tally)),
         }
-        .map_err(|e| e.redacted(self.api_key.as_deref()))
+        .map_err(|e| e.redacted(self.api_key.as_ref().map(|k| k.expose_secret())))
     }
 
     fn model_name(&self) -> &str {
@@ -390,6 +405,8 @@ enum AttemptError {
     Transport { url: String, message: String },
     #[error("{0}")]
     Malformed(String),
+    #[error("the run is shutting down")]
+    Cancelled,
 }
 
 impl AttemptError {
@@ -398,9 +415,19 @@ impl AttemptError {
         match err {
             OpenAIError::Boxed(boxed) => match boxed.downcast::<HttpFailure>() {
                 Ok(failure) => AttemptError::Http(*failure),
-                Err(other) => AttemptError::Transport {
-                    url,
-                    message: error_chain(other.as_ref()),
+                Err(other) => match other.downcast::<ExchangeError>() {
+                    Ok(exchange) => match *exchange {
+                        ExchangeError::Connect(message) => AttemptError::Connect { url, message },
+                        ExchangeError::Timeout => AttemptError::Timeout {
+                            url,
+                            after: timeout,
+                        },
+                        ExchangeError::Other(message) => AttemptError::Transport { url, message },
+                    },
+                    Err(other) => AttemptError::Transport {
+                        url,
+                        message: error_chain(other.as_ref()),
+                    },
                 },
             },
             // Connect before timeout: a connect timeout means nobody answered at all.
@@ -441,6 +468,18 @@ impl AttemptError {
             | AttemptError::Connect { .. }
             | AttemptError::Transport { .. }
             | AttemptError::Malformed(_) => true,
+            AttemptError::Cancelled => false,
+        }
+    }
+
+    /// The server is struggling (rate-limited, failing or too slow): fewer requests in flight.
+    fn is_overload(&self) -> bool {
+        match self {
+            AttemptError::Http(failure) => {
+                !failure.is_quota() && (failure.status == 429 || failure.status >= 500)
+            }
+            AttemptError::Timeout { .. } => true,
+            _ => false,
         }
     }
 
@@ -483,80 +522,25 @@ fn usage_or_estimate(reported: Option<WireUsage>, prompt_estimate: u64, answer: 
     }
 }
 
-fn checked_key(key: Option<&str>) -> Result<Option<String>, ModelError> {
-    let Some(key) = key.map(str::trim).filter(|k| !k.is_empty()) else {
-        return Ok(None);
-    };
-    if key.chars().any(char::is_control) {
-        return Err(ModelError::InvalidSettings {
-            message: "the API key contains control characters (a line break from a file?)"
-                .to_string(),
-        });
-    }
-    Ok(Some(key.to_string()))
-}
-
-fn checked_base_url(base_url: &str) -> Result<String, ModelError> {
-    let trimmed = base_url.trim().trim_end_matches('/');
-    let invalid = |why: String| ModelError::InvalidSettings {
-        message: format!("base_url {base_url:?} {why}"),
-    };
-    let url = reqwest::Url::parse(trimmed).map_err(|e| invalid(format!("is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid("must start with http:// or https://".to_string()));
-    }
-    Ok(trimmed.to_string())
-}
-
-fn check_numbers(settings: &ModelSettings) -> Result<(), ModelError> {
-    let problem = if settings.model.trim().is_empty() {
-        Some("model must not be empty".to_string())
-    } else if settings.concurrency == 0 {
-        Some("concurrency must be at least 1".to_string())
-    } else if settings.requests_per_minute == Some(0) || settings.tokens_per_minute == Some(0) {
-        Some("requests_per_minute and tokens_per_minute must be at least 1 when set".to_string())
-    } else if settings.request_timeout.is_zero() {
-        Some("request_timeout must be longer than zero".to_string())
-    } else if !settings.temperature.is_finite() {
-        Some(format!(
-            "temperature {} is not a number",
-            settings.temperature
-        ))
-    } else if ![
-        settings.price_input_per_mtok,
-        settings.price_output_per_mtok,
-    ]
-    .iter()
-    .all(|p| p.is_finite() && *p >= 0.0)
-    {
-        Some("prices must be zero or positive numbers".to_string())
-    } else {
-        None
-    };
-    match problem {
-        Some(message) => Err(ModelError::InvalidSettings { message }),
-        None => Ok(()),
-    }
-}
-
-/// An error and its causes, `outer: inner: innermost` (reqwest hides the cause in `Display`).
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+fn http_client(settings: &ModelSettings) -> Result<reqwest::Client, ModelError> {
+    reqwest::Client::builder()
+        .timeout(settings.request_timeout)
+        .connect_timeout(settings.request_timeout)
+        .build()
+        .map_err(|e| ModelError::InvalidSettings {
+            message: format!("cannot build the HTTP client: {}", error_chain(&e)),
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn defaults() -> ModelSettings {
+        crate::settings::Settings::defaults()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .model
+    }
 
     #[test]
     fn missing_usage_is_estimated_and_marked() {
@@ -580,13 +564,12 @@ mod tests {
     /// tiktoken estimate, so the limiter let requests go that the server's bucket could not take.
     #[test]
     fn limiter_reserved_fewer_prompt_tokens_than_the_server_counts() {
-        let client = OpenAiCompatible::new(ModelSettings {
+        let settings = ModelSettings {
             max_output_tokens: 1000,
-            ..ModelSettings::default()
-        });
-        let Ok(client) = client else {
-            panic!("default settings are valid: {client:?}");
+            ..defaults()
         };
+        let client = OpenAiCompatible::new(settings, None, CancellationToken::new())
+            .unwrap_or_else(|e| panic!("default settings are valid: {e}"));
         assert_eq!(client.reservation(500), 1500);
         client.learn_prompt_scale(500, 550);
         assert_eq!(client.reservation(500), 1550);
@@ -598,26 +581,5 @@ mod tests {
         assert_eq!(client.reservation(500), 3000);
         client.learn_prompt_scale(0, 10);
         assert_eq!(client.reservation(500), 3000);
-    }
-
-    #[test]
-    fn settings_are_validated() {
-        let bad = |settings: ModelSettings| OpenAiCompatible::new(settings).err();
-        assert!(bad(ModelSettings {
-            base_url: "localhost:8081".to_string(),
-            ..ModelSettings::default()
-        })
-        .is_some());
-        assert!(bad(ModelSettings {
-            concurrency: 0,
-            ..ModelSettings::default()
-        })
-        .is_some());
-        assert!(bad(ModelSettings {
-            api_key: Some("sk-abc\nsk-def".to_string()),
-            ..ModelSettings::default()
-        })
-        .is_some_and(|e| !e.to_string().contains("sk-abc")));
-        assert!(bad(ModelSettings::default()).is_none());
     }
 }

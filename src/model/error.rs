@@ -21,9 +21,10 @@ pub enum ModelError {
     /// A 2xx answer that is not a chat completion.
     #[error("model server sent something that is not a chat completion: {message}")]
     Malformed { message: String },
-    /// The run's token or cost cap was reached before this call; nothing was sent.
-    #[error("run budget exhausted: {spent} used of {limit}")]
-    BudgetExhausted { spent: String, limit: String },
+    /// The run is shutting down: a wait (backoff, rate limit, a free slot) was cut short and
+    /// nothing more is sent for this request.
+    #[error("not sent: the run is shutting down")]
+    Cancelled,
 }
 
 impl ModelError {
@@ -60,7 +61,7 @@ impl ModelError {
             ModelError::Malformed { message } => ModelError::Malformed {
                 message: clean(message),
             },
-            budget @ ModelError::BudgetExhausted { .. } => budget,
+            ModelError::Cancelled => ModelError::Cancelled,
         }
     }
 }

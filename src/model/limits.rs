@@ -1,54 +1,96 @@
 //! Client-side pacing shared by every request of one client: requests per minute, tokens per
-//! minute, and pauses the server asks for (a 429, or `x-ratelimit-remaining-*: 0`). The server's
-//! `x-ratelimit-limit-*` and `x-ratelimit-remaining-*` headers also correct the buckets: a lower
-//! limit than configured is adopted, and what the server says is left caps what we think is left.
+//! minute, and pauses the server asks for (a 429, or `x-ratelimit-remaining-*: 0`). Limits come from
+//! the config or from the server: `x-ratelimit-limit-*` creates a limit the config left open and
+//! lowers one set higher than the server's, and `x-ratelimit-remaining-*` caps what we think is left.
+//!
+//! With a configured limit, the first request goes alone ("probe"): the server's headers on its
+//! answer correct the buckets before a burst of requests could overshoot a lower server limit.
+//! Every wait ends at once when the run is cancelled.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
+use tokio::sync::watch;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// Longest pause a server header can impose; beyond it the value is treated as nonsense.
 const MAX_SERVER_PAUSE: Duration = Duration::from_secs(3600);
 
+/// The wait was cut short because the run is shutting down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cancelled;
+
 pub(crate) struct Limiter {
-    requests: Option<Mutex<Bucket>>,
-    tokens: Option<Mutex<Bucket>>,
+    requests: Mutex<Option<Bucket>>,
+    tokens: Mutex<Option<Bucket>>,
     paused_until: Mutex<Option<Instant>>,
+    /// Set once the first request is on its way; `learned` once its answer (or failure) is in.
+    probe_sent: AtomicBool,
+    learned: watch::Sender<bool>,
 }
 
 impl Limiter {
-    /// Limits of zero are rejected by the client's settings validation before this is built.
+    /// Limits of zero are not representable (`NonZeroU32` in the settings).
     pub(crate) fn new(requests_per_minute: Option<u32>, tokens_per_minute: Option<u32>) -> Self {
         let now = Instant::now();
+        let configured = requests_per_minute.is_some() || tokens_per_minute.is_some();
         Limiter {
-            requests: requests_per_minute.map(|n| Mutex::new(Bucket::per_minute(n, now))),
-            tokens: tokens_per_minute.map(|n| Mutex::new(Bucket::per_minute(n, now))),
+            requests: Mutex::new(requests_per_minute.map(|n| Bucket::per_minute(n, now))),
+            tokens: Mutex::new(tokens_per_minute.map(|n| Bucket::per_minute(n, now))),
             paused_until: Mutex::new(None),
+            probe_sent: AtomicBool::new(false),
+            // Without a configured limit there is nothing to check against the server first.
+            learned: watch::Sender::new(!configured),
         }
     }
 
-    /// Waits until one request estimated at `tokens` tokens may be sent.
-    pub(crate) async fn wait_turn(&self, tokens: u64) {
+    /// Waits until one request estimated at `tokens` tokens may be sent, or the run is cancelled.
+    pub(crate) async fn wait_turn(
+        &self,
+        tokens: u64,
+        cancel: &CancellationToken,
+    ) -> Result<(), Cancelled> {
+        self.wait_for_probe(cancel).await?;
         let now = Instant::now();
-        let for_requests = self.requests.as_ref().map(|b| lock(b).reserve(1.0, now));
-        let for_tokens = self
-            .tokens
-            .as_ref()
-            .map(|b| lock(b).reserve(tokens as f64, now));
+        let for_requests = lock(&self.requests).as_mut().map(|b| b.reserve(1.0, now));
+        let for_tokens = lock(&self.tokens)
+            .as_mut()
+            .map(|b| b.reserve(tokens as f64, now));
         let wait = for_requests.max(for_tokens).unwrap_or_default();
         if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+            sleep(wait, cancel).await?;
         }
         // Checked last, and again after each sleep, because another request may extend the pause.
         loop {
             let until = *lock(&self.paused_until);
             match until {
-                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
-                _ => break,
+                Some(until) if until > Instant::now() => {
+                    sleep(until.saturating_duration_since(Instant::now()), cancel).await?
+                }
+                _ => return Ok(()),
             }
         }
+    }
+
+    /// The first caller goes; the others wait until [`Limiter::learned`] (or cancellation).
+    async fn wait_for_probe(&self, cancel: &CancellationToken) -> Result<(), Cancelled> {
+        if *self.learned.borrow() || !self.probe_sent.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let mut learned = self.learned.subscribe();
+        tokio::select! {
+            _ = cancel.cancelled() => Err(Cancelled),
+            // An error means the limiter is gone, which cannot happen while `self` is borrowed.
+            _ = learned.wait_for(|done| *done) => Ok(()),
+        }
+    }
+
+    /// The probe's answer (or failure) is in: let every other request go.
+    pub(crate) fn learned(&self) {
+        self.learned.send_replace(true);
     }
 
     /// Holds every request of this client back for `delay` from now (never shortens a pause).
@@ -72,22 +114,50 @@ impl Limiter {
                     .filter(|n| n.is_finite() && *n >= 0.0)
             };
             let remaining = number("remaining");
-            if let Some(bucket) = bucket {
-                let limit = number("limit");
-                if let Some(lowered) = lock(bucket).align(limit, remaining, Instant::now()) {
-                    tracing::warn!(
-                        kind,
-                        per_minute = lowered,
-                        "the server's rate limit is lower than configured; using the server's"
-                    );
+            let limit = number("limit").filter(|l| *l >= 1.0);
+            let now = Instant::now();
+            let mut bucket = lock(bucket);
+            match (bucket.as_mut(), limit) {
+                (Some(bucket), _) => {
+                    if let Some(lowered) = bucket.align(limit, remaining, now) {
+                        tracing::warn!(
+                            kind,
+                            per_minute = lowered,
+                            "the server's rate limit is lower than configured; using the server's"
+                        );
+                    }
                 }
+                (None, Some(limit)) => {
+                    tracing::info!(
+                        kind,
+                        per_minute = limit,
+                        "following the server's rate limit"
+                    );
+                    let mut new = Bucket::per_minute_f64(limit, now);
+                    new.align(None, remaining, now);
+                    *bucket = Some(new);
+                }
+                (None, None) => {}
             }
+            drop(bucket);
             let reset = header(headers, &format!("x-ratelimit-reset-{kind}")).and_then(parse_reset);
             if let (true, Some(reset)) = (remaining == Some(0.0), reset) {
-                tracing::info!(kind, ?reset, "server rate limit reached; pausing requests");
+                tracing::info!(
+                    kind,
+                    reset_secs = reset.as_secs_f64(),
+                    "server rate limit reached; pausing requests"
+                );
                 self.pause_for(reset);
             }
         }
+    }
+}
+
+/// Sleeps for `wait` unless the run is cancelled first.
+pub(crate) async fn sleep(wait: Duration, cancel: &CancellationToken) -> Result<(), Cancelled> {
+    tokio::select! {
+        _ = cancel.cancelled() => Err(Cancelled),
+        _ = tokio::time::sleep(wait) => Ok(()),
     }
 }
 
@@ -111,7 +181,10 @@ struct Bucket {
 
 impl Bucket {
     fn per_minute(limit: u32, now: Instant) -> Bucket {
-        let capacity = f64::from(limit.max(1));
+        Bucket::per_minute_f64(f64::from(limit.max(1)), now)
+    }
+
+    fn per_minute_f64(capacity: f64, now: Instant) -> Bucket {
         Bucket {
             capacity,
             available: capacity,
@@ -193,14 +266,20 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
+    /// A run that is not being cancelled.
+    fn go() -> CancellationToken {
+        CancellationToken::new()
+    }
+
     #[tokio::test(start_paused = true)]
     async fn requests_per_minute_spaces_requests_after_the_burst() {
         let limiter = Limiter::new(Some(2), None);
+        limiter.learned();
         let start = Instant::now();
-        limiter.wait_turn(0).await;
-        limiter.wait_turn(0).await;
+        limiter.wait_turn(0, &go()).await.unwrap();
+        limiter.wait_turn(0, &go()).await.unwrap();
         assert_eq!(start.elapsed(), Duration::ZERO);
-        limiter.wait_turn(0).await;
+        limiter.wait_turn(0, &go()).await.unwrap();
         assert!(
             start.elapsed() >= Duration::from_secs(30),
             "{:?}",
@@ -211,10 +290,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn tokens_per_minute_waits_for_the_refill() {
         let limiter = Limiter::new(None, Some(1000));
+        limiter.learned();
         let start = Instant::now();
-        limiter.wait_turn(600).await;
+        limiter.wait_turn(600, &go()).await.unwrap();
         assert_eq!(start.elapsed(), Duration::ZERO);
-        limiter.wait_turn(600).await;
+        limiter.wait_turn(600, &go()).await.unwrap();
         // 200 tokens short at 1000/60 per second.
         assert!(
             start.elapsed() >= Duration::from_secs(12),
@@ -226,9 +306,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_request_larger_than_the_minute_allowance_still_goes() {
         let limiter = Limiter::new(None, Some(100));
-        limiter.wait_turn(5_000).await;
+        limiter.learned();
+        limiter.wait_turn(5_000, &go()).await.unwrap();
         let start = Instant::now();
-        limiter.wait_turn(5_000).await;
+        limiter.wait_turn(5_000, &go()).await.unwrap();
         assert!(
             start.elapsed() >= Duration::from_secs(60),
             "{:?}",
@@ -239,10 +320,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_server_pause_holds_every_request() {
         let limiter = Limiter::new(None, None);
+        limiter.learned();
         limiter.pause_for(Duration::from_secs(5));
         limiter.pause_for(Duration::from_secs(1));
         let start = Instant::now();
-        limiter.wait_turn(10).await;
+        limiter.wait_turn(10, &go()).await.unwrap();
         assert!(
             start.elapsed() >= Duration::from_secs(5),
             "{:?}",
@@ -253,6 +335,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn exhausted_ratelimit_headers_pause_until_reset() {
         let limiter = Limiter::new(None, None);
+        limiter.learned();
         let mut headers = HeaderMap::new();
         headers.insert(
             "x-ratelimit-remaining-tokens",
@@ -266,7 +349,7 @@ mod tests {
         headers.insert("x-ratelimit-reset-requests", HeaderValue::from_static("9s"));
         limiter.observe(&headers);
         let start = Instant::now();
-        limiter.wait_turn(1).await;
+        limiter.wait_turn(1, &go()).await.unwrap();
         let waited = start.elapsed();
         assert!(waited >= Duration::from_millis(1500), "{waited:?}");
         assert!(
@@ -288,14 +371,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn client_kept_its_configured_rate_when_the_server_announced_a_lower_limit() {
         let limiter = Limiter::new(None, Some(1000));
+        limiter.learned();
         limiter.observe(&ratelimit_headers(&[
             ("x-ratelimit-limit-tokens", "500"),
             ("x-ratelimit-remaining-tokens", "500"),
         ]));
         let start = Instant::now();
-        limiter.wait_turn(500).await;
+        limiter.wait_turn(500, &go()).await.unwrap();
         assert_eq!(start.elapsed(), Duration::ZERO);
-        limiter.wait_turn(500).await;
+        limiter.wait_turn(500, &go()).await.unwrap();
         // 500 tokens at the server's 500/min, not 30 s at the configured 1000/min (or no wait at all).
         assert!(
             start.elapsed() >= Duration::from_secs(60),
@@ -309,6 +393,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn client_ignored_the_servers_remaining_count_and_drifted_ahead() {
         let limiter = Limiter::new(Some(100), Some(1000));
+        limiter.learned();
         limiter.observe(&ratelimit_headers(&[
             ("x-ratelimit-limit-tokens", "1000"),
             ("x-ratelimit-remaining-tokens", "100"),
@@ -316,7 +401,7 @@ mod tests {
             ("x-ratelimit-remaining-requests", "50"),
         ]));
         let start = Instant::now();
-        limiter.wait_turn(400).await;
+        limiter.wait_turn(400, &go()).await.unwrap();
         // 300 tokens short at 1000/60 per second.
         let waited = start.elapsed();
         assert!(waited >= Duration::from_secs(18), "{waited:?}");
@@ -326,13 +411,14 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_server_limit_above_the_configured_one_does_not_raise_ours() {
         let limiter = Limiter::new(Some(2), None);
+        limiter.learned();
         limiter.observe(&ratelimit_headers(&[
             ("x-ratelimit-limit-requests", "10000"),
             ("x-ratelimit-remaining-requests", "9999"),
         ]));
         let start = Instant::now();
         for _ in 0..3 {
-            limiter.wait_turn(0).await;
+            limiter.wait_turn(0, &go()).await.unwrap();
         }
         assert!(
             start.elapsed() >= Duration::from_secs(30),
@@ -352,5 +438,69 @@ mod tests {
         assert_eq!(parse_reset("soon"), None);
         assert_eq!(parse_reset("5 parsecs"), None);
         assert_eq!(parse_reset("-3"), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_a_configured_limit_the_first_request_goes_alone_until_its_answer() {
+        let limiter = std::sync::Arc::new(Limiter::new(Some(1000), None));
+        limiter.wait_turn(1, &go()).await.unwrap();
+        let second = {
+            let limiter = limiter.clone();
+            tokio::spawn(async move { limiter.wait_turn(1, &go()).await })
+        };
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(
+            !second.is_finished(),
+            "the second request did not wait for the probe"
+        );
+        limiter.learned();
+        assert_eq!(second.await.ok(), Some(Ok(())));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_configured_limit_nothing_waits_for_a_probe() {
+        let limiter = Limiter::new(None, None);
+        for _ in 0..3 {
+            limiter.wait_turn(1, &go()).await.unwrap();
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_limit_announced_by_the_server_is_followed_when_none_is_configured() {
+        let limiter = Limiter::new(None, None);
+        limiter.observe(&ratelimit_headers(&[
+            ("x-ratelimit-limit-requests", "60"),
+            ("x-ratelimit-remaining-requests", "1"),
+        ]));
+        let start = Instant::now();
+        limiter.wait_turn(0, &go()).await.unwrap();
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        limiter.wait_turn(0, &go()).await.unwrap();
+        // One request a second once the one remaining is used.
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_secs(1), "{waited:?}");
+        assert!(waited < Duration::from_secs(2), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cancellation_ends_a_rate_limit_wait_and_a_server_pause_at_once() {
+        let limiter = Limiter::new(None, None);
+        limiter.pause_for(Duration::from_secs(3000));
+        let cancel = CancellationToken::new();
+        let waiting = {
+            let cancel = cancel.clone();
+            async move { limiter.wait_turn(1, &cancel).await }
+        };
+        let start = Instant::now();
+        let (result, ()) = tokio::join!(waiting, async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            cancel.cancel();
+        });
+        assert_eq!(result, Err(Cancelled));
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }

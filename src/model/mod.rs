@@ -1,25 +1,30 @@
 //! The model stage: send a rendered prompt to an OpenAI-compatible chat endpoint and bring back
 //! the answer as received, with usage, cost and how it was obtained.
 //!
-//! [`ChatModel`] is what the pipeline calls; [`OpenAiCompatible`] is the real client (retries with
-//! backoff, client-side rate limits, a `response_format` fallback for servers that lack structured
-//! output). Nothing here judges the answer: that is `checks`.
+//! [`ChatModel`] is what the summarize stage calls; [`OpenAiCompatible`] is the real client (retries
+//! with backoff, client-side rate limits that follow the server's, an adaptive number of requests in
+//! flight, a `response_format` fallback for servers that lack structured output). Nothing here
+//! judges the answer (that is `checks`) or counts a run's budget (that is the summarize stage).
 
 mod client;
 mod error;
+mod key;
 mod limits;
 mod settings;
 pub mod tokens;
 mod transport;
 mod types;
+mod window;
 mod wire;
 
 use async_trait::async_trait;
 
 pub use client::OpenAiCompatible;
 pub use error::ModelError;
+pub use key::{ApiKey, UnusableKey};
 pub use settings::{MaxTokensField, ModelSettings, UnknownMaxTokensField};
-pub use types::{AnswerShape, ChatAnswer, ChatRequest, FinishReason, OutputMode, Usage};
+pub use transport::{Exchange, ExchangeError};
+pub use types::{AnswerShape, ChatAnswer, ChatRequest, FinishReason, Usage};
 pub use wire::{judge_schema, summary_schema};
 
 /// A chat model that answers one request at a time (callers may run several concurrently).

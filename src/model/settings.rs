@@ -1,14 +1,16 @@
 //! How to reach one OpenAI-compatible chat endpoint and how hard to push it.
 
 use std::fmt;
+use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::time::Duration;
 
+use reqwest::Url;
+
 /// Name of the request field that caps the answer's length. Servers disagree: llama.cpp, vLLM and
 /// most others take `max_tokens`; OpenAI's newer models want `max_completion_tokens`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MaxTokensField {
-    #[default]
     MaxTokens,
     MaxCompletionTokens,
 }
@@ -44,14 +46,12 @@ impl fmt::Display for MaxTokensField {
     }
 }
 
-/// Everything the chat client needs. `Debug` never shows the API key.
-#[derive(Clone)]
+/// Everything the chat client needs; built from the config by `settings`, which validated every value.
+#[derive(Debug, Clone)]
 pub struct ModelSettings {
     /// Base URL up to and including the API version, e.g. `https://api.openai.com/v1`.
-    pub base_url: String,
+    pub base_url: Url,
     pub model: String,
-    /// Sent as `Authorization: Bearer …`; `None` sends no Authorization header (local servers).
-    pub api_key: Option<String>,
     pub temperature: f32,
     pub max_output_tokens: u32,
     pub max_tokens_field: MaxTokensField,
@@ -61,72 +61,25 @@ pub struct ModelSettings {
     pub max_retries: u32,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
-    /// Requests in flight at once.
-    pub concurrency: usize,
-    pub requests_per_minute: Option<u32>,
-    pub tokens_per_minute: Option<u32>,
+    /// Requests in flight at most; fewer while the server shows signs of overload.
+    pub max_concurrency: usize,
+    /// Client-side limits; `None` follows whatever the server announces in `x-ratelimit-*` headers.
+    pub requests_per_minute: Option<NonZeroU32>,
+    pub tokens_per_minute: Option<NonZeroU32>,
     /// Ask for `response_format: json_schema` first; `false` starts without any `response_format`.
     pub structured_output: bool,
     pub price_input_per_mtok: f64,
     pub price_output_per_mtok: f64,
-    /// Stop starting new calls once this many tokens (prompt + completion) were used by this client.
-    pub max_run_tokens: Option<u64>,
-    /// Stop starting new calls once this much was spent by this client.
-    pub max_run_cost_usd: Option<f64>,
-}
-
-impl Default for ModelSettings {
-    fn default() -> Self {
-        ModelSettings {
-            base_url: "https://api.openai.com/v1".to_string(),
-            model: "gpt-4o-mini".to_string(),
-            api_key: None,
-            temperature: 0.2,
-            max_output_tokens: 1024,
-            max_tokens_field: MaxTokensField::MaxTokens,
-            request_timeout: Duration::from_secs(120),
-            max_retries: 4,
-            backoff_initial: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(60),
-            concurrency: 4,
-            requests_per_minute: None,
-            tokens_per_minute: None,
-            structured_output: true,
-            price_input_per_mtok: 0.0,
-            price_output_per_mtok: 0.0,
-            max_run_tokens: None,
-            max_run_cost_usd: None,
-        }
-    }
-}
-
-impl fmt::Debug for ModelSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Written out by hand so the key can never reach a log through `{:?}`.
-        f.debug_struct("ModelSettings")
-            .field("base_url", &self.base_url)
-            .field("model", &self.model)
-            .field("api_key", &self.api_key.as_ref().map(|_| "[REDACTED]"))
-            .field("temperature", &self.temperature)
-            .field("max_output_tokens", &self.max_output_tokens)
-            .field("max_tokens_field", &self.max_tokens_field)
-            .field("request_timeout", &self.request_timeout)
-            .field("max_retries", &self.max_retries)
-            .field("backoff_initial", &self.backoff_initial)
-            .field("backoff_max", &self.backoff_max)
-            .field("concurrency", &self.concurrency)
-            .field("requests_per_minute", &self.requests_per_minute)
-            .field("tokens_per_minute", &self.tokens_per_minute)
-            .field("structured_output", &self.structured_output)
-            .field("price_input_per_mtok", &self.price_input_per_mtok)
-            .field("price_output_per_mtok", &self.price_output_per_mtok)
-            .field("max_run_tokens", &self.max_run_tokens)
-            .field("max_run_cost_usd", &self.max_run_cost_usd)
-            .finish()
-    }
 }
 
 impl ModelSettings {
+    /// The chat completions endpoint under the base URL.
+    pub fn endpoint(&self) -> String {
+        format!(
+            "{}/chat/completions",
+            self.base_url.as_str().trim_end_matches('/')
+        )
+    }
     /// `cost_usd` of one answer at this endpoint's prices.
     pub fn cost_usd(&self, prompt_tokens: u64, completion_tokens: u64) -> f64 {
         prompt_tokens as f64 * self.price_input_per_mtok / 1e6
@@ -138,15 +91,10 @@ impl ModelSettings {
 mod tests {
     use super::*;
 
-    #[test]
-    fn debug_hides_the_api_key() {
-        let settings = ModelSettings {
-            api_key: Some("sk-secret-123".to_string()),
-            ..ModelSettings::default()
-        };
-        let shown = format!("{settings:?}");
-        assert!(!shown.contains("sk-secret-123"), "{shown}");
-        assert!(shown.contains("[REDACTED]"), "{shown}");
+    fn defaults() -> ModelSettings {
+        crate::settings::Settings::defaults()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .model
     }
 
     #[test]
@@ -154,10 +102,20 @@ mod tests {
         let settings = ModelSettings {
             price_input_per_mtok: 0.15,
             price_output_per_mtok: 0.60,
-            ..ModelSettings::default()
+            ..defaults()
         };
         let cost = settings.cost_usd(2_000, 500);
         assert!((cost - (0.0003 + 0.0003)).abs() < 1e-12, "{cost}");
+    }
+
+    #[test]
+    fn endpoint_joins_the_base_url_once() {
+        let mut settings = defaults();
+        settings.base_url = "http://127.0.0.1:8081/v1/".parse().unwrap();
+        assert_eq!(
+            settings.endpoint(),
+            "http://127.0.0.1:8081/v1/chat/completions"
+        );
     }
 
     #[test]

@@ -8,10 +8,13 @@ use std::time::Duration;
 
 use async_openai::error::OpenAIError;
 use async_openai::middleware::HttpRequestFactory;
+use async_trait::async_trait;
 use futures::future::BoxFuture;
 use reqwest::header::{HeaderMap, AUTHORIZATION};
+use secrecy::ExposeSecret;
 
 use super::error::redact;
+use super::key::ApiKey;
 use super::limits::{header, Limiter};
 use super::wire::{clip, ApiError};
 
@@ -41,20 +44,64 @@ impl HttpFailure {
     }
 }
 
+/// Sends one request and brings back the response: reqwest in production; tests script it to drive
+/// the client's retries, pacing and shutdown on a paused clock without a network.
+#[async_trait]
+pub trait Exchange: Send + Sync {
+    async fn send(&self, request: reqwest::Request) -> Result<reqwest::Response, ExchangeError>;
+}
+
+/// Why no response came back.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ExchangeError {
+    /// Nobody answered at the address (refused, DNS, connect timeout).
+    #[error("{0}")]
+    Connect(String),
+    /// The server took longer than the request timeout.
+    #[error("no answer in time")]
+    Timeout,
+    /// The connection broke, or anything else on the way.
+    #[error("{0}")]
+    Other(String),
+}
+
+#[async_trait]
+impl Exchange for reqwest::Client {
+    async fn send(&self, request: reqwest::Request) -> Result<reqwest::Response, ExchangeError> {
+        self.execute(request).await.map_err(|e| {
+            // Connect first: a connect timeout means nobody answered at all.
+            if e.is_connect() {
+                ExchangeError::Connect(error_chain(&e))
+            } else if e.is_timeout() {
+                ExchangeError::Timeout
+            } else {
+                ExchangeError::Other(error_chain(&e))
+            }
+        })
+    }
+}
+
 #[derive(Clone)]
 pub(crate) struct Transport {
-    http: reqwest::Client,
+    exchange: Arc<dyn Exchange>,
     limiter: Arc<Limiter>,
+    timeout: Duration,
     /// The API key, if any: sent as `Authorization`, and removed from error bodies that echo it.
-    api_key: Option<Arc<str>>,
+    api_key: Option<ApiKey>,
 }
 
 impl Transport {
-    pub(crate) fn new(http: reqwest::Client, limiter: Arc<Limiter>, api_key: Option<&str>) -> Self {
+    pub(crate) fn new(
+        exchange: Arc<dyn Exchange>,
+        limiter: Arc<Limiter>,
+        timeout: Duration,
+        api_key: Option<ApiKey>,
+    ) -> Self {
         Transport {
-            http,
+            exchange,
             limiter,
-            api_key: api_key.map(Arc::from),
+            timeout,
+            api_key,
         }
     }
 }
@@ -77,11 +124,12 @@ impl tower::Service<HttpRequestFactory> for Transport {
                 request.headers_mut().remove(AUTHORIZATION);
             }
             let url = request.url().to_string();
-            let response = this
-                .http
-                .execute(request)
-                .await
-                .map_err(OpenAIError::Reqwest)?;
+            let sent = tokio::time::timeout(this.timeout, this.exchange.send(request)).await;
+            let response = match sent {
+                Ok(Ok(response)) => response,
+                Ok(Err(error)) => return Err(OpenAIError::Boxed(Box::new(error))),
+                Err(_) => return Err(OpenAIError::Boxed(Box::new(ExchangeError::Timeout))),
+            };
             this.limiter.observe(response.headers());
             if response.status().is_success() {
                 return Ok(response);
@@ -90,7 +138,12 @@ impl tower::Service<HttpRequestFactory> for Transport {
             let retry_after = retry_after(response.headers());
             let body = response.text().await.map_err(OpenAIError::Reqwest)?;
             // Before any clipping: a key cut in half by a clip would no longer be recognised.
-            let body = redact(&body, this.api_key.as_deref().unwrap_or_default());
+            let key = this
+                .api_key
+                .as_ref()
+                .map(|k| k.expose_secret())
+                .unwrap_or_default();
+            let body = redact(&body, key);
             let failure = HttpFailure {
                 url,
                 status,
@@ -101,6 +154,21 @@ impl tower::Service<HttpRequestFactory> for Transport {
             Err(OpenAIError::Boxed(Box::new(failure)))
         })
     }
+}
+
+/// An error and its causes, `outer: inner: innermost` (reqwest hides the cause in `Display`).
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The longer of `retry-after-ms` and `Retry-After` (seconds or an HTTP date).

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::paper::ArxivId;
+use crate::paper::{ArxivId, OutputMode};
 use crate::prompt::ChatMessage;
 
 /// One request. `paper` is carried for logs, limits and per-paper accounting; `answer` says which
@@ -88,18 +88,6 @@ pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub estimated: bool,
-}
-
-/// How the answer's format was constrained, after any fallback the server forced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OutputMode {
-    /// `response_format: json_schema` (OpenAI structured output).
-    JsonSchema,
-    /// `response_format: json_object` (JSON mode; llama.cpp also takes a schema here).
-    JsonObject,
-    /// No `response_format`: the answer is parsed from free text (JSON or Markdown sections).
-    Plain,
 }
 
 /// One answer from the model, as received (nothing checked yet).

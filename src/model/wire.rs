@@ -5,7 +5,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::settings::ModelSettings;
-use super::types::{AnswerShape, OutputMode};
+use super::types::AnswerShape;
+use crate::paper::OutputMode;
 use crate::prompt::ChatMessage;
 
 /// The `response_format` ladder, strictest first. Servers that reject a rung get the next one.
@@ -295,14 +296,21 @@ pub(crate) fn clip(text: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::MaxTokensField;
     use crate::prompt::Role;
+
+    fn defaults() -> ModelSettings {
+        crate::settings::Settings::defaults()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .model
+    }
 
     #[test]
     fn body_carries_settings_and_the_format() {
         let settings = ModelSettings {
             model: "smollm2".to_string(),
             max_output_tokens: 300,
-            ..ModelSettings::default()
+            ..defaults()
         };
         let messages = [ChatMessage::new(Role::User, "hi")];
         let body = request_body(
@@ -331,12 +339,29 @@ mod tests {
     #[test]
     fn max_completion_tokens_field_is_used_when_configured() {
         let settings = ModelSettings {
-            max_tokens_field: "max_completion_tokens".parse().unwrap_or_default(),
-            ..ModelSettings::default()
+            max_tokens_field: MaxTokensField::MaxCompletionTokens,
+            max_output_tokens: 1024,
+            ..defaults()
         };
         let body = request_body(&settings, &[], Format::Plain, AnswerShape::Summary);
         assert!(body.get("max_tokens").is_none());
         assert_eq!(body["max_completion_tokens"], 1024);
+    }
+
+    /// Models that honour structured output write the fields in schema order: the summary must be
+    /// asked for in reading order, not alphabetically (results first).
+    #[test]
+    fn schema_asks_for_the_sections_in_reading_order() {
+        let settings = defaults();
+        for format in [Format::JsonSchema, Format::JsonObjectWithSchema] {
+            let body = request_body(&settings, &[], format, AnswerShape::Summary).to_string();
+            let at = |key: &str| body.find(&format!("\"{key}\"")).unwrap_or(usize::MAX);
+            assert!(
+                at("whats_new") < at("technical_details")
+                    && at("technical_details") < at("performance_highlights"),
+                "{body}"
+            );
+        }
     }
 
     #[test]

@@ -1,14 +1,114 @@
-//! One paper through prompt → model → checks, with repairs: the unit of work a run schedules.
+//! The summarize stage: one paper through prompt → model → checks, with repairs that feed the reasons
+//! back; and the driver that runs many papers at once, bounded, starting none after a stop. The run's
+//! budget (tokens, cost) is a value of this stage, checked before every call.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::checks::judge::{self, JudgeSettings, JudgeVerdict};
-use crate::checks::{answer, shape, Reason};
-use crate::model::{tokens, ChatAnswer, ChatModel, ChatRequest, ModelError, OutputMode};
-use crate::paper::{Paper, Sections, Status};
-use crate::prompt::{PromptError, PromptInput, PromptSet};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
 
-use super::identity::IdentityGate;
+use super::shutdown::Shutdown;
+use crate::checks::identity::{Batch, IdentitySettings};
+use crate::checks::judge::{self, JudgeSettings, JudgeVerdict};
+use crate::checks::shape::{self, ShapeLimits};
+use crate::checks::{answer, Reason};
+use crate::model::{tokens, ChatAnswer, ChatModel, ChatRequest, ModelError};
+use crate::paper::{OutputMode, Paper, Sections, Status};
+use crate::prompt::{ChatMessage, PromptError, PromptInput, PromptSet};
+use crate::store::RunEnd;
+
+/// How the summarize stage works (config sections `[checks]`, `[run]` and `model.max_abstract_tokens`).
+#[derive(Debug, Clone)]
+pub struct SummarizeSettings {
+    /// Papers in flight at once.
+    pub concurrency: usize,
+    /// Re-asks with the failure reasons before a paper is stored flagged or failed.
+    pub max_repairs: u32,
+    /// Abstracts longer than this (tokens) are trimmed at a sentence boundary.
+    pub max_abstract_tokens: usize,
+    pub shape: ShapeLimits,
+    pub identity: IdentitySettings,
+    pub judge: JudgeSettings,
+    pub budget: BudgetLimits,
+}
+
+/// Per-run caps; `None` is no cap.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BudgetLimits {
+    pub max_tokens: Option<u64>,
+    pub max_cost_usd: Option<f64>,
+}
+
+/// The run's cap on tokens or cost was reached: no further call is started.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("run budget exhausted: {spent} used of {limit}")]
+pub struct BudgetExhausted {
+    pub spent: String,
+    pub limit: String,
+}
+
+/// What the run has spent, against its limits. Shared by every paper of the run.
+#[derive(Debug)]
+pub struct Budget {
+    limits: BudgetLimits,
+    spent: Mutex<(u64, f64)>,
+}
+
+impl Budget {
+    pub fn new(limits: BudgetLimits) -> Budget {
+        Budget {
+            limits,
+            spent: Mutex::new((0, 0.0)),
+        }
+    }
+
+    /// `Err` once a cap is reached: the next call must not be made.
+    pub fn check(&self) -> Result<(), BudgetExhausted> {
+        let (tokens, cost) = *self.spent.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(limit) = self.limits.max_tokens.filter(|limit| tokens >= *limit) {
+            return Err(BudgetExhausted {
+                spent: format!("{tokens} tokens"),
+                limit: format!("{limit} tokens"),
+            });
+        }
+        if let Some(limit) = self.limits.max_cost_usd.filter(|limit| cost >= *limit) {
+            return Err(BudgetExhausted {
+                spent: format!("${cost:.4}"),
+                limit: format!("${limit:.4}"),
+            });
+        }
+        Ok(())
+    }
+
+    fn spend(&self, answer: &ChatAnswer) {
+        let mut spent = self.spent.lock().unwrap_or_else(PoisonError::into_inner);
+        spent.0 += answer.usage.prompt_tokens + answer.usage.completion_tokens;
+        spent.1 += answer.cost_usd;
+    }
+}
+
+/// Why a paper's processing stopped the whole run rather than just this paper.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StopError {
+    /// The model cannot be reached, or the account cannot pay: every further call would fail too.
+    #[error("model: {0}")]
+    Model(ModelError),
+    #[error(transparent)]
+    Prompt(PromptError),
+    #[error(transparent)]
+    Budget(BudgetExhausted),
+}
+
+impl StopError {
+    fn run_end(&self) -> RunEnd {
+        match self {
+            StopError::Budget(_) => RunEnd::BudgetExhausted,
+            StopError::Model(_) | StopError::Prompt(_) => RunEnd::Aborted,
+        }
+    }
+}
 
 /// Everything one paper's processing produced, ready to be stored as one attempt.
 #[derive(Debug, Clone)]
@@ -26,97 +126,195 @@ pub struct PaperOutcome {
     pub duration: Duration,
     pub trimmed: bool,
     pub mode: Option<OutputMode>,
+    /// Set when nothing was asked and nothing paid (a stop came first): the paper is not recorded
+    /// as attempted, and the next run picks it up.
+    pub not_attempted: Option<String>,
+    /// Set when this paper's processing stopped the run.
+    pub stop: Option<StopError>,
 }
 
-/// Why a paper's processing stopped the whole run rather than just this paper.
+/// One paper's result, as the driver hands it to the record stage.
 #[derive(Debug)]
-pub enum Fatal {
-    /// The model cannot be reached, or the account cannot pay: every further call would fail too.
-    Model(ModelError),
-    Prompt(PromptError),
+pub struct Finished {
+    pub paper: Paper,
+    pub outcome: PaperOutcome,
 }
 
-pub struct Summarizer<'a> {
-    pub model: &'a dyn ChatModel,
-    pub prompts: &'a PromptSet,
-    pub limits: &'a shape::ShapeLimits,
-    pub identity: &'a IdentityGate,
-    pub judge: &'a JudgeSettings,
-    pub max_repairs: u32,
-    pub max_abstract_tokens: usize,
+pub struct Summarizer {
+    model: Arc<dyn ChatModel>,
+    prompts: Arc<PromptSet>,
+    settings: SummarizeSettings,
+    /// Every paper the summaries may be confused with (the run's, the day's).
+    batch: Batch,
+    budget: Budget,
+    shutdown: Shutdown,
 }
 
-impl Summarizer<'_> {
-    /// Summarizes `paper` (the identity gate holds the batch it is contrasted with).
-    /// Returns the outcome to store, plus the fatal error when the run must stop after it.
-    pub async fn summarize(&self, paper: &Paper) -> (PaperOutcome, Option<Fatal>) {
-        let started = Instant::now();
-        let mut outcome = PaperOutcome::new();
-        let fatal = self.summarize_into(paper, &mut outcome).await.err();
-        outcome.duration = started.elapsed();
-        (outcome, fatal)
+impl Summarizer {
+    pub fn new(
+        model: Arc<dyn ChatModel>,
+        prompts: Arc<PromptSet>,
+        settings: SummarizeSettings,
+        batch: Batch,
+        shutdown: Shutdown,
+    ) -> Summarizer {
+        Summarizer {
+            budget: Budget::new(settings.budget),
+            model,
+            prompts,
+            settings,
+            batch,
+            shutdown,
+        }
     }
 
-    async fn summarize_into(&self, paper: &Paper, outcome: &mut PaperOutcome) -> Result<(), Fatal> {
+    /// Summarizes every paper, `concurrency` at a time, sending each result to `results` as it
+    /// arrives. After a stop no paper starts: those left are sent back as not attempted.
+    pub async fn summarize_all(
+        self: &Arc<Self>,
+        papers: Vec<Paper>,
+        results: mpsc::UnboundedSender<Finished>,
+    ) {
+        let permits = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
+        let mut tasks = JoinSet::new();
+        let mut in_flight: HashMap<tokio::task::Id, Paper> = HashMap::new();
+        let mut pending = papers.into_iter();
+        while let Some(paper) = pending.next() {
+            let permit = tokio::select! {
+                biased;
+                _ = self.shutdown.stopped() => None,
+                permit = Arc::clone(&permits).acquire_owned() => permit.ok(),
+            };
+            let Some(permit) = permit.filter(|_| !self.shutdown.is_stopped()) else {
+                for paper in std::iter::once(paper).chain(pending.by_ref()) {
+                    let outcome = PaperOutcome::not_attempted(self.stop_reason());
+                    let _ = results.send(Finished { paper, outcome });
+                }
+                break;
+            };
+            let this = Arc::clone(self);
+            let task_paper = paper.clone();
+            let sender = results.clone();
+            let handle = tasks.spawn(async move {
+                let outcome = this.summarize(&task_paper).await;
+                drop(permit);
+                let _ = sender.send(Finished {
+                    paper: task_paper,
+                    outcome,
+                });
+            });
+            in_flight.insert(handle.id(), paper);
+        }
+        while let Some(joined) = tasks.join_next_with_id().await {
+            match joined {
+                Ok((id, ())) => {
+                    in_flight.remove(&id);
+                }
+                Err(error) => {
+                    // A defect, not an input: the paper still gets a status instead of vanishing.
+                    if let Some(paper) = in_flight.remove(&error.id()) {
+                        let mut outcome = PaperOutcome::new();
+                        outcome.fail(format!("internal error while summarizing: {error}"));
+                        let _ = results.send(Finished { paper, outcome });
+                    }
+                }
+            }
+        }
+    }
+
+    fn stop_reason(&self) -> String {
+        match self.shutdown.cause() {
+            Some(stop) => format!("not started: {}", stop.reason),
+            None => "not started: the run was stopped".to_string(),
+        }
+    }
+
+    /// Summarizes `paper`; a fatal error stops the run (see [`PaperOutcome::stop`]).
+    pub async fn summarize(&self, paper: &Paper) -> PaperOutcome {
+        let started = Instant::now();
+        let mut outcome = PaperOutcome::new();
+        if let Err(stop) = self.summarize_into(paper, &mut outcome).await {
+            self.shutdown.stop(stop.run_end(), stop.to_string());
+            outcome.stop = Some(stop);
+        }
+        outcome.duration = started.elapsed();
+        outcome
+    }
+
+    async fn summarize_into(
+        &self,
+        paper: &Paper,
+        outcome: &mut PaperOutcome,
+    ) -> Result<(), StopError> {
         if paper.abstract_text.trim().is_empty() {
             // A summary of nothing is an invented summary: never ask.
             outcome.fail("no abstract: nothing to summarize".to_string());
             return Ok(());
         }
-        let trimmed = tokens::trim_to_budget(&paper.abstract_text, self.max_abstract_tokens);
+        let trimmed =
+            tokens::trim_to_budget(&paper.abstract_text, self.settings.max_abstract_tokens);
         outcome.trimmed = trimmed.trimmed;
         let input = PromptInput {
             paper,
             abstract_text: &trimmed.text,
             trimmed: trimmed.trimmed,
         };
-        let mut messages = self.prompts.render(&input).map_err(Fatal::Prompt)?;
-        for round in 0..=self.max_repairs {
-            let answer = match self
-                .model
-                .complete(ChatRequest::summary(paper.id.clone(), messages.clone()))
-                .await
-            {
-                Ok(answer) => answer,
-                Err(error) => {
-                    if outcome.status == Status::Flagged {
-                        // Keep the reviewable answer already paid for; note why the repair did not happen.
-                        outcome
-                            .reasons
-                            .push(format!("repair not possible: {error}"));
-                    } else {
-                        outcome.fail(error.to_string());
-                    }
-                    return if stops_run(&error) {
-                        Err(Fatal::Model(error))
-                    } else {
-                        Ok(())
-                    };
-                }
+        let mut messages = self.prompts.render(&input).map_err(StopError::Prompt)?;
+        for round in 0..=self.settings.max_repairs {
+            let Some(answer) = self
+                .ask(
+                    ChatRequest::summary(paper.id.clone(), messages.clone()),
+                    outcome,
+                )
+                .await?
+            else {
+                return Ok(());
             };
-            outcome.add_call(&answer);
-            let verdict = self.assess(&answer, &input, outcome).await?;
-            match verdict {
-                Verdict::Publishable(sections) => {
-                    outcome.finish(Status::Ok, Some(sections), Vec::new());
-                    return Ok(());
-                }
-                Verdict::Flagged(sections, reasons) => {
-                    outcome.finish(Status::Flagged, Some(sections), messages_of(&reasons));
-                    if round < self.max_repairs {
-                        messages = self.repair(&input, &answer, &reasons)?;
-                    }
-                }
-                Verdict::Unusable(reasons) => {
-                    outcome.finish(Status::Failed, None, messages_of(&reasons));
-                    outcome.error = Some(messages_of(&reasons).join("; "));
-                    if round < self.max_repairs {
-                        messages = self.repair(&input, &answer, &reasons)?;
-                    }
+            let assessed = self.assess(&answer, &input, outcome).await?;
+            let reasons = assessed.reasons().to_vec();
+            outcome.keep_best(assessed);
+            if outcome.status == Status::Ok || round == self.settings.max_repairs {
+                return Ok(());
+            }
+            messages = self.repair(&input, &answer, &reasons)?;
+        }
+        Ok(())
+    }
+
+    /// One model call, after the budget and the stop were checked. `Ok(None)`: no answer came, and
+    /// `outcome` says why (kept as it was when an earlier answer is there to review).
+    async fn ask(
+        &self,
+        request: ChatRequest,
+        outcome: &mut PaperOutcome,
+    ) -> Result<Option<ChatAnswer>, StopError> {
+        if let Err(exhausted) = self.budget.check() {
+            outcome.no_answer(format!("not asked: {exhausted}"), true);
+            return Err(StopError::Budget(exhausted));
+        }
+        if self.shutdown.is_stopped() {
+            outcome.no_answer(self.stop_reason(), true);
+            return Ok(None);
+        }
+        match self.model.complete(request).await {
+            Ok(answer) => {
+                self.budget.spend(&answer);
+                outcome.add_call(&answer);
+                Ok(Some(answer))
+            }
+            Err(ModelError::Cancelled) => {
+                outcome.no_answer(self.stop_reason(), true);
+                Ok(None)
+            }
+            Err(error) => {
+                outcome.no_answer(error.to_string(), false);
+                if stops_run(&error) {
+                    Err(StopError::Model(error))
+                } else {
+                    Ok(None)
                 }
             }
         }
-        Ok(())
     }
 
     fn repair(
@@ -124,11 +322,11 @@ impl Summarizer<'_> {
         input: &PromptInput<'_>,
         answer: &ChatAnswer,
         reasons: &[Reason],
-    ) -> Result<Vec<crate::prompt::ChatMessage>, Fatal> {
+    ) -> Result<Vec<ChatMessage>, StopError> {
         let previous = answer.content.as_deref().unwrap_or("");
         self.prompts
             .render_repair(input, previous, &messages_of(reasons))
-            .map_err(Fatal::Prompt)
+            .map_err(StopError::Prompt)
     }
 
     async fn assess(
@@ -136,21 +334,21 @@ impl Summarizer<'_> {
         answer: &ChatAnswer,
         input: &PromptInput<'_>,
         outcome: &mut PaperOutcome,
-    ) -> Result<Verdict, Fatal> {
-        match shape::check(answer, self.limits) {
+    ) -> Result<Assessed, StopError> {
+        match shape::check(answer, &self.settings.shape) {
             Ok(sections) => {
                 let reasons = self.identity_reasons(&sections, input, outcome).await?;
                 Ok(if reasons.is_empty() {
-                    Verdict::Publishable(sections)
+                    Assessed::Publishable(sections)
                 } else {
-                    Verdict::Flagged(sections, reasons)
+                    Assessed::Flagged(sections, reasons)
                 })
             }
             Err(reasons) => {
                 // Sections that parse but fail a rule are reviewable; an answer without sections is not.
                 Ok(match answer.content.as_deref().map(answer::parse) {
-                    Some(Ok(parsed)) => Verdict::Flagged(parsed.sections, reasons),
-                    _ => Verdict::Unusable(reasons),
+                    Some(Ok(parsed)) => Assessed::Flagged(parsed.sections, reasons),
+                    _ => Assessed::Unusable(reasons),
                 })
             }
         }
@@ -162,10 +360,11 @@ impl Summarizer<'_> {
         sections: &Sections,
         input: &PromptInput<'_>,
         outcome: &mut PaperOutcome,
-    ) -> Result<Vec<Reason>, Fatal> {
-        let report = self.identity.check(sections, input.paper);
-        let borderline = self.judge.enabled
-            && judge::is_borderline(&report, self.identity.settings(), self.judge);
+    ) -> Result<Vec<Reason>, StopError> {
+        let identity = &self.settings.identity;
+        let report = self.batch.check(sections, input.paper, identity);
+        let borderline = self.settings.judge.enabled
+            && judge::is_borderline(&report, identity, &self.settings.judge);
         if !borderline {
             return Ok(report.reasons());
         }
@@ -192,17 +391,18 @@ impl Summarizer<'_> {
         sections: &Sections,
         input: &PromptInput<'_>,
         outcome: &mut PaperOutcome,
-    ) -> Result<Option<JudgeVerdict>, Fatal> {
+    ) -> Result<Option<JudgeVerdict>, StopError> {
+        self.budget.check().map_err(StopError::Budget)?;
         let messages = self
             .prompts
             .render_judge(input, &sections.joined())
-            .map_err(Fatal::Prompt)?;
+            .map_err(StopError::Prompt)?;
         let request = ChatRequest::judge(input.paper.id.clone(), messages);
         match self.model.complete(request).await {
             Ok(answer) => {
+                self.budget.spend(&answer);
                 outcome.add_call(&answer);
-                let verdict = answer.content.as_deref().map(judge::parse_verdict);
-                match verdict {
+                match answer.content.as_deref().map(judge::parse_verdict) {
                     Some(Ok(verdict)) => Ok(Some(verdict)),
                     Some(Err(reason)) => {
                         tracing::warn!(id = %input.paper.id, %reason, "judge gave no verdict");
@@ -211,7 +411,7 @@ impl Summarizer<'_> {
                     None => Ok(None),
                 }
             }
-            Err(error) if stops_run(&error) => Err(Fatal::Model(error)),
+            Err(error) if stops_run(&error) => Err(StopError::Model(error)),
             Err(error) => {
                 tracing::warn!(id = %input.paper.id, %error, "judge call failed");
                 Ok(None)
@@ -220,10 +420,20 @@ impl Summarizer<'_> {
     }
 }
 
-enum Verdict {
+/// What the checks made of one answer.
+enum Assessed {
     Publishable(Sections),
     Flagged(Sections, Vec<Reason>),
     Unusable(Vec<Reason>),
+}
+
+impl Assessed {
+    fn reasons(&self) -> &[Reason] {
+        match self {
+            Assessed::Publishable(_) => &[],
+            Assessed::Flagged(_, reasons) | Assessed::Unusable(reasons) => reasons,
+        }
+    }
 }
 
 /// Errors after which every further call would fail the same way: stop starting papers.
@@ -231,10 +441,9 @@ fn stops_run(error: &ModelError) -> bool {
     match error {
         ModelError::Unreachable { .. }
         | ModelError::QuotaExhausted { .. }
-        | ModelError::BudgetExhausted { .. }
         | ModelError::InvalidSettings { .. } => true,
         ModelError::Rejected { status, .. } => matches!(status, 401 | 403 | 404),
-        ModelError::GaveUp { .. } | ModelError::Malformed { .. } => false,
+        ModelError::GaveUp { .. } | ModelError::Malformed { .. } | ModelError::Cancelled => false,
     }
 }
 
@@ -258,7 +467,15 @@ impl PaperOutcome {
             duration: Duration::ZERO,
             trimmed: false,
             mode: None,
+            not_attempted: None,
+            stop: None,
         }
+    }
+
+    fn not_attempted(reason: String) -> Self {
+        let mut outcome = PaperOutcome::new();
+        outcome.not_attempted = Some(reason);
+        outcome
     }
 
     fn fail(&mut self, error: String) {
@@ -268,7 +485,40 @@ impl PaperOutcome {
         self.error = Some(error);
     }
 
-    fn finish(&mut self, status: Status, sections: Option<Sections>, reasons: Vec<String>) {
+    /// No answer came for a call. Before any paid answer the paper either was not attempted (a
+    /// stop: `stopped`) or failed; after one, the answer already paid for is kept with a note.
+    fn no_answer(&mut self, why: String, stopped: bool) {
+        match (self.calls, stopped) {
+            (0, true) => self.not_attempted = Some(why),
+            (0, false) => self.fail(why),
+            _ if self.sections.is_some() => self.reasons.push(format!("repair not done: {why}")),
+            _ => {
+                self.error = Some(why.clone());
+                self.reasons.push(why);
+            }
+        }
+    }
+
+    /// Keeps the best answer reached so far: a publishable one, else the latest reviewable one; an
+    /// unusable repair never replaces a reviewable answer already paid for.
+    fn keep_best(&mut self, assessed: Assessed) {
+        match assessed {
+            Assessed::Publishable(sections) => self.set(Status::Ok, Some(sections), Vec::new()),
+            Assessed::Flagged(sections, reasons) => {
+                self.set(Status::Flagged, Some(sections), messages_of(&reasons))
+            }
+            Assessed::Unusable(reasons) if self.sections.is_some() => {
+                let why = messages_of(&reasons).join("; ");
+                self.reasons.push(format!("repair not usable: {why}"));
+            }
+            Assessed::Unusable(reasons) => {
+                self.set(Status::Failed, None, messages_of(&reasons));
+                self.error = Some(messages_of(&reasons).join("; "));
+            }
+        }
+    }
+
+    fn set(&mut self, status: Status, sections: Option<Sections>, reasons: Vec<String>) {
         self.status = status;
         self.sections = sections;
         self.reasons = reasons;
@@ -283,5 +533,10 @@ impl PaperOutcome {
         self.http_attempts += answer.http_attempts;
         self.retries_429 += answer.retries_429;
         self.mode = Some(answer.mode);
+    }
+
+    /// The paper this outcome is about was attempted: something was asked (or there was nothing to ask).
+    pub fn attempted(&self) -> bool {
+        self.not_attempted.is_none()
     }
 }

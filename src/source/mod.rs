@@ -8,11 +8,34 @@
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
+use serde::Deserialize;
 
 pub mod arxiv;
 pub mod file;
 pub mod hf;
 mod http;
+
+/// Which source a day's list comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// Hugging Face daily papers.
+    HfDaily,
+    /// arXiv API listing by category and date.
+    Arxiv,
+    /// A saved HF JSON or arXiv Atom response.
+    File,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::HfDaily => "hf-daily",
+            SourceKind::Arxiv => "arxiv",
+            SourceKind::File => "file",
+        }
+    }
+}
 
 /// Why a source could not deliver papers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,17 +10,17 @@ mod schema;
 mod types;
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{NaiveDate, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use rusqlite_migration::{Error as MigrationError, MigrationDefinitionError};
 
-use crate::paper::{ArxivId, Paper, Sections, Status};
+use crate::paper::{ArxivId, Paper, Sections, Status, SummaryKey};
 pub use types::{
     AttemptRecord, CurrentEntry, CurrentSummary, PaperResult, RunEnd, RunId, RunInfo, RunKind,
-    RunMeta, RunOutcome, RunReport, StatusCounts, SummaryKey, Totals,
+    RunMeta, RunOutcome, RunReport, StatusCounts, Totals,
 };
 
 /// How long a write waits for another process holding the file before giving up.
@@ -75,8 +75,11 @@ pub enum StoreError {
     },
 }
 
+/// A handle on one database; clones share the connection (cheap, for moving writes off the async
+/// runtime with `spawn_blocking`).
+#[derive(Clone)]
 pub struct Store {
-    conn: Mutex<Connection>,
+    conn: Arc<Mutex<Connection>>,
     /// For error messages: the file path, or `(in memory)`.
     path: String,
 }
@@ -170,7 +173,7 @@ impl Store {
                 message: migration_message(&e),
             })?;
         Ok(Store {
-            conn: Mutex::new(conn),
+            conn: Arc::new(Mutex::new(conn)),
             path,
         })
     }

@@ -6,8 +6,7 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::model::OutputMode;
-use crate::paper::{ArxivId, Paper, Sections, Status};
+use crate::paper::{ArxivId, OutputMode, Paper, Sections, Status, SummaryKey};
 
 /// A run's row ID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -18,14 +17,6 @@ impl fmt::Display for RunId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
-}
-
-/// What a summary was made from: the same key means the same result, so it is not paid for twice.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct SummaryKey {
-    pub abstract_hash: String,
-    pub prompt_version: String,
-    pub model: String,
 }
 
 /// One summary attempt of one paper (all its calls, repairs included), as the pipeline ends it.

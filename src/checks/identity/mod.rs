@@ -29,33 +29,20 @@ use features::{names_work, SourceFeatures, SummaryFeatures};
 
 /// Thresholds of the identity checks (config section `[checks.identity]`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 pub struct IdentitySettings {
-    /// Minimum weighted share of the summary's terms found in the title + abstract. Default 0.15.
+    /// Minimum weighted share of the summary's terms found in the title + abstract.
     pub min_anchor_coverage: f64,
-    /// Below this coverage the soft signals (figures, identity, generic) may fail. Default 0.25.
+    /// Below this coverage the soft signals (figures, identity, generic) may fail.
     pub corroborate_below: f64,
-    /// Unsupported figures (two digits or a decimal) needed for the figures check to fail. Default 2.
+    /// Unsupported figures (two digits or a decimal) needed for the figures check to fail.
     pub max_unsupported_figures: usize,
-    /// Fewer supported specific terms/figures than this is "generic". Default 3.
+    /// Fewer supported specific terms/figures than this is "generic".
     pub min_specific: usize,
-    /// Another abstract must fit by this much more coverage to be "clearly better". Default 0.05.
+    /// Another abstract must fit by this much more coverage to be "clearly better".
     pub contrast_margin: f64,
-    /// How many unsupported items a reason lists at most. Default 8.
+    /// How many unsupported items a reason lists at most.
     pub max_listed: usize,
-}
-
-impl Default for IdentitySettings {
-    fn default() -> Self {
-        IdentitySettings {
-            min_anchor_coverage: 0.15,
-            corroborate_below: 0.25,
-            max_unsupported_figures: 2,
-            min_specific: 3,
-            contrast_margin: 0.05,
-            max_listed: 8,
-        }
-    }
 }
 
 /// A term this rare (weight from inverse document frequency) is specific to few papers.

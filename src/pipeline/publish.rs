@@ -1,0 +1,65 @@
+//! The publish stage: the day's digest and the run's report, rendered from the store and written
+//! atomically under the output folder (a reader never sees half a file).
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use crate::render::{self, digest::DigestEntry, WriteError};
+use crate::store::{RunId, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error("cannot encode the report of run {run} as JSON: {message}")]
+    Encode { run: RunId, message: String },
+}
+
+/// `OUT/daily_papers_ko_YYYY-MM-DD.md`, the published file name.
+pub fn digest_path(out_dir: &Path, date: NaiveDate) -> PathBuf {
+    out_dir.join(format!("daily_papers_ko_{date}.md"))
+}
+
+/// The day's digest from the store: every paper listed that day with its current summary.
+pub fn render_digest(
+    store: &Store,
+    date: NaiveDate,
+    include_flagged: bool,
+) -> Result<String, StoreError> {
+    let current = store.current_for_date(date)?;
+    let entries: Vec<DigestEntry> = current.iter().map(DigestEntry::from).collect();
+    Ok(render::digest::render(date, &entries, include_flagged))
+}
+
+/// Renders and writes the day's digest; returns its path.
+pub fn write_digest(
+    store: &Store,
+    date: NaiveDate,
+    out_dir: &Path,
+    include_flagged: bool,
+) -> Result<PathBuf, PublishError> {
+    let text = render_digest(store, date, include_flagged)?;
+    let path = digest_path(out_dir, date);
+    render::write_atomic(&path, text.as_bytes())?;
+    Ok(path)
+}
+
+/// Writes the run's report as Markdown and JSON under `OUT/reports/`; returns the Markdown path.
+pub fn write_report(store: &Store, run: RunId, out_dir: &Path) -> Result<PathBuf, PublishError> {
+    let report = store.run_report(run)?;
+    let reports = out_dir.join("reports");
+    let markdown = reports.join(format!("run-{}.md", run.0));
+    render::write_atomic(&markdown, render::report::markdown(&report).as_bytes())?;
+    let json = render::report::json(&report).map_err(|e| PublishError::Encode {
+        run,
+        message: e.to_string(),
+    })?;
+    render::write_atomic(
+        &reports.join(format!("run-{}.json", run.0)),
+        json.as_bytes(),
+    )?;
+    Ok(markdown)
+}

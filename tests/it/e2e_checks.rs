@@ -1,0 +1,222 @@
+//! The identity checks end to end: in a run (a summary of another paper of the batch is flagged and
+//! kept out of the digest), in `lint` over a published digest, and in `eval-checks`.
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_summary_of_another_paper_in_the_batch_is_flagged_and_not_published() {
+    let Setup {
+        mock,
+        server: _server,
+        dir,
+        env,
+    } = setup(MockChat::new(Behaviour::Swapped)).await;
+    let output = run_fixture_day(&env, &[]);
+
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "stderr: {}",
+        text(&output.stderr)
+    );
+    let digest = std::fs::read_to_string(
+        dir.path()
+            .join(format!("out/daily_papers_ko_{FIXTURE_DAY}.md")),
+    )
+    .unwrap();
+    assert!(
+        !digest.contains("### ["),
+        "a swapped summary was published:\n{digest}"
+    );
+    let report = std::fs::read_to_string(dir.path().join("out/reports/run-1.md")).unwrap();
+    // GlowFormer was given Seoul-Bench's summary, Seoul-Bench Tidal's, Tidal GlowFormer's.
+    for (paper, described) in [
+        ("2409.10001", "2409.10002"),
+        ("2409.10002", "2409.10003"),
+        ("2409.10003", "2409.10001"),
+    ] {
+        assert!(
+            report.contains(paper),
+            "{paper} is in the report:\n{report}"
+        );
+        assert!(
+            report.contains(&format!("describes {described}")),
+            "report names {described}:\n{report}"
+        );
+    }
+    // Flagged summaries are re-asked with the reasons (twice), then kept for review.
+    assert!(
+        mock.counts().values().all(|n| *n == 3),
+        "{:?}",
+        mock.counts()
+    );
+
+    let with_flagged = run_binary(
+        &env,
+        &[
+            "digest",
+            "--date",
+            FIXTURE_DAY,
+            "--stdout",
+            "--include-flagged",
+        ],
+    );
+    assert_eq!(with_flagged.status.code(), Some(0));
+    assert_eq!(text(&with_flagged.stdout).matches("### [").count(), 3);
+}
+
+#[test]
+fn lint_flags_swapped_and_generic_entries_and_reports_unmatched_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for("http://127.0.0.1:9", dir.path());
+    let digest = fixture("digest_2024-09-23.md");
+    let papers = fixture("hf_2024-09-23.json");
+
+    let output = run_binary(
+        &env,
+        &[
+            "lint",
+            digest.to_str().unwrap(),
+            "--papers",
+            papers.to_str().unwrap(),
+        ],
+    );
+
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "stderr: {}",
+        text(&output.stderr)
+    );
+    let stdout = text(&output.stdout).replace(digest.to_str().unwrap(), "digest_2024-09-23.md");
+    insta::assert_snapshot!("lint_fixture_digest", stdout);
+
+    let json = run_binary(
+        &env,
+        &[
+            "lint",
+            digest.to_str().unwrap(),
+            "--papers",
+            papers.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    let entries: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let verdicts: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(verdicts, ["ok", "flag", "flag", "unmatched"]);
+}
+
+#[test]
+fn lint_of_a_file_that_is_not_a_digest_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for("http://127.0.0.1:9", dir.path());
+    let bogus = dir.path().join("notes.md");
+    std::fs::write(&bogus, "# My notes\n\nnothing here\n").unwrap();
+
+    let output = run_binary(&env, &["lint", bogus.to_str().unwrap()]);
+
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("notes.md"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn eval_checks_prints_the_confusion_matrix_of_the_dev_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for("http://127.0.0.1:9", dir.path());
+    let pairs = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/identity/dev_pairs.jsonl");
+
+    let output = run_binary(&env, &["eval-checks", "--pairs", pairs.to_str().unwrap()]);
+
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        text(&output.stderr)
+    );
+    insta::with_settings!({filters => vec![(r"throughput: \d+ summaries/s", "throughput: [N] summaries/s")]}, {
+        insta::assert_snapshot!("eval_checks_dev_set", text(&output.stdout));
+    });
+
+    let broken = dir.path().join("pairs.jsonl");
+    std::fs::write(&broken, "{\"arxiv_id\": \"2409.10001\"}\n").unwrap();
+    let output = run_binary(&env, &["eval-checks", "--pairs", broken.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("line 1"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+/// With the judge on and every verdict treated as borderline, the judge decides.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_optional_judge_settles_borderline_verdicts_and_its_calls_are_counted() {
+    for describes_paper in [true, false] {
+        let Setup {
+            mock,
+            server: _server,
+            dir,
+            mut env,
+        } = setup(MockChat::new(Behaviour::Correct).with_judge_saying(describes_paper)).await;
+        env.push(("PAPER_DIGEST_CHECKS__JUDGE__ENABLED".into(), "true".into()));
+        env.push((
+            "PAPER_DIGEST_CHECKS__JUDGE__BORDERLINE_MARGIN".into(),
+            "1.0".into(),
+        ));
+        env.push(("PAPER_DIGEST_CHECKS__MAX_REPAIRS".into(), "0".into()));
+        let output = run_fixture_day(&env, &[]);
+
+        let expected_exit = if describes_paper { 0 } else { 1 };
+        assert_eq!(
+            output.status.code(),
+            Some(expected_exit),
+            "stderr: {}",
+            text(&output.stderr)
+        );
+        assert_eq!(mock.judge_calls(), PAPERS.len(), "one judge call per paper");
+        let report = std::fs::read_to_string(dir.path().join("out/reports/run-1.json")).unwrap();
+        let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+        assert_eq!(
+            report["totals"]["calls"],
+            2 * PAPERS.len(),
+            "judge calls are counted: {report}"
+        );
+        if !describes_paper {
+            let text = report.to_string();
+            assert!(
+                text.contains("judge: the summary does not describe this paper"),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_judge_is_off_by_default() {
+    let Setup {
+        mock,
+        server: _server,
+        dir: _dir,
+        env,
+    } = setup(MockChat::new(Behaviour::Correct).with_judge_saying(false)).await;
+    let output = run_fixture_day(&env, &[]);
+
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        text(&output.stderr)
+    );
+    assert_eq!(mock.judge_calls(), 0);
+}

@@ -1,0 +1,336 @@
+//! The binary end to end against a local OpenAI-compatible server: digest layout, idempotent reruns,
+//! answers that must not be published, and the documented exit codes.
+
+use std::time::Duration;
+
+use crate::common::*;
+
+fn digest_path(dir: &std::path::Path, day: &str) -> std::path::PathBuf {
+    dir.join("out").join(format!("daily_papers_ko_{day}.md"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_from_file_publishes_checked_digest() {
+    let Setup {
+        mock: _mock,
+        server: _server,
+        dir,
+        env,
+    } = setup(MockChat::new(Behaviour::Correct)).await;
+    let output = run_fixture_day(&env, &[]);
+
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        text(&output.stderr)
+    );
+    let digest = std::fs::read_to_string(digest_path(dir.path(), FIXTURE_DAY)).unwrap();
+    insta::assert_snapshot!("fixture_digest", digest);
+    assert!(dir.path().join("out/reports/run-1.md").is_file());
+    assert!(dir.path().join("out/reports/run-1.json").is_file());
+
+    let report = run_binary(&env, &["report", "--last"]);
+    assert_eq!(report.status.code(), Some(0));
+    assert!(
+        text(&report.stdout).contains("# Run 1 report"),
+        "{}",
+        text(&report.stdout)
+    );
+    let json = run_binary(&env, &["report", "--run", "1", "--format", "json"]);
+    let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(parsed["counts"]["ok"], 3);
+    let missing = run_binary(&env, &["report", "--run", "99"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        text(&missing.stderr).contains("99"),
+        "{}",
+        text(&missing.stderr)
+    );
+
+    let again = run_binary(&env, &["digest", "--date", FIXTURE_DAY, "--stdout"]);
+    assert_eq!(
+        text(&again.stdout),
+        digest,
+        "the store re-renders the same digest"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rerun_sends_nothing_for_finished_papers_and_force_resends() {
+    let Setup {
+        mock,
+        server: _server,
+        dir: _dir,
+        env,
+    } = setup(MockChat::new(Behaviour::Correct)).await;
+    assert_eq!(run_fixture_day(&env, &[]).status.code(), Some(0));
+    assert_eq!(run_fixture_day(&env, &[]).status.code(), Some(0));
+    assert!(
+        mock.counts().values().all(|n| *n == 1),
+        "{:?}",
+        mock.counts()
+    );
+
+    assert_eq!(run_fixture_day(&env, &["--force"]).status.code(), Some(0));
+    assert!(
+        mock.counts().values().all(|n| *n == 2),
+        "{:?}",
+        mock.counts()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn english_answers_are_not_published_and_exit_1() {
+    let Setup {
+        mock,
+        server: _server,
+        dir,
+        env,
+    } = setup(MockChat::new(Behaviour::English)).await;
+    let output = run_fixture_day(&env, &[]);
+
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "stderr: {}",
+        text(&output.stderr)
+    );
+    let digest = std::fs::read_to_string(digest_path(dir.path(), FIXTURE_DAY)).unwrap();
+    assert!(
+        !digest.contains("### ["),
+        "nothing may be published:\n{digest}"
+    );
+    // Each paper was asked once and repaired twice, then stored with its reasons.
+    assert!(
+        mock.counts().values().all(|n| *n == 3),
+        "{:?}",
+        mock.counts()
+    );
+    let report = std::fs::read_to_string(dir.path().join("out/reports/run-1.md")).unwrap();
+    for paper in &PAPERS {
+        assert!(
+            report.contains(paper.id),
+            "report lists {}:\n{report}",
+            paper.id
+        );
+    }
+    assert!(report.contains("Hangul"), "report explains why:\n{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_model_exits_3() {
+    // Nothing listens on this port: bind, read the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&format!("http://127.0.0.1:{port}"), dir.path());
+    let output = run_fixture_day(&env, &[]);
+
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "stderr: {}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn config_and_input_errors_exit_2_naming_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for("http://127.0.0.1:9", dir.path());
+    let mut bad_type = env.clone();
+    bad_type.push(("PAPER_DIGEST_RUN__CONCURRENCY".into(), "lots".into()));
+    let output = run_fixture_day(&bad_type, &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("run.concurrency"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let no_key: Vec<_> = env
+        .iter()
+        .filter(|(k, _)| k != "OPENAI_API_KEY")
+        .cloned()
+        .collect();
+    let output = run_fixture_day(&no_key, &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("OPENAI_API_KEY"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let garbage = dir.path().join("garbage.txt");
+    std::fs::write(&garbage, "this is not a feed").unwrap();
+    let output = run_binary(
+        &env,
+        &[
+            "run",
+            "--source",
+            "file",
+            "--input",
+            garbage.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("garbage.txt"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let truncated = dir.path().join("2024-09-23.json");
+    let full = std::fs::read_to_string(fixture("hf_2024-09-23.json")).unwrap();
+    std::fs::write(&truncated, &full[..full.len() / 2]).unwrap();
+    let output = run_binary(
+        &env,
+        &[
+            "run",
+            "--source",
+            "file",
+            "--input",
+            truncated.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("2024-09-23.json"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output = run_binary(&env, &["summarize", "not-an-id"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("not an arXiv ID")
+            && text(&output.stderr).contains("not-an-id"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output = run_binary(&env, &["run", "--bogus-flag"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_run_resumes_without_paying_twice() {
+    let Setup {
+        mock,
+        server: _server,
+        dir,
+        mut env,
+    } = setup(MockChat::new(Behaviour::Correct).with_delay(Duration::from_millis(700))).await;
+    env.push(("PAPER_DIGEST_RUN__CONCURRENCY".into(), "1".into()));
+    let input = fixture("hf_2024-09-23.json");
+    let args = [
+        "run",
+        "--source",
+        "file",
+        "--input",
+        input.to_str().unwrap(),
+    ];
+
+    let mut child = binary(&env).args(args).spawn().unwrap();
+    let db = dir.path().join("digest.db");
+    // Generous: a debug build on a loaded machine takes a while to start (the tokenizer tables load once).
+    let finished_before_kill = wait_for_stored(&db, 1, Duration::from_secs(180));
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    let _ = child.wait();
+    assert!(
+        !finished_before_kill.is_empty(),
+        "the first run stored nothing before the kill"
+    );
+
+    let output = run_binary(&env, &args);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        text(&output.stderr)
+    );
+
+    let counts = mock.counts();
+    for id in &finished_before_kill {
+        assert_eq!(
+            counts.get(id),
+            Some(&1),
+            "{id} was paid for twice: {counts:?}"
+        );
+    }
+    let store = paper_digest::store::Store::open(&db).unwrap();
+    let day = chrono::NaiveDate::parse_from_str(FIXTURE_DAY, "%Y-%m-%d").unwrap();
+    let current = store.current_for_date(day).unwrap();
+    assert_eq!(current.len(), PAPERS.len());
+    for paper in &PAPERS {
+        let entries = current
+            .iter()
+            .filter(|e| e.paper.id.as_str() == paper.id)
+            .count();
+        assert_eq!(
+            entries, 1,
+            "{} must have exactly one current summary",
+            paper.id
+        );
+    }
+}
+
+/// Polls the store until at least `n` papers have a current summary; returns their IDs.
+fn wait_for_stored(db: &std::path::Path, n: usize, timeout: Duration) -> Vec<String> {
+    let day = chrono::NaiveDate::parse_from_str(FIXTURE_DAY, "%Y-%m-%d").unwrap();
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if let Ok(store) = paper_digest::store::Store::open(db) {
+            if let Ok(current) = store.current_for_date(day) {
+                let done: Vec<String> = current
+                    .iter()
+                    .filter(|e| e.summary.is_some())
+                    .map(|e| e.paper.id.to_string())
+                    .collect();
+                if done.len() >= n {
+                    return done;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Vec::new()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spent_budget_stops_new_calls_and_names_what_was_not_attempted() {
+    let Setup {
+        mock,
+        server: _server,
+        dir,
+        mut env,
+    } = setup(MockChat::new(Behaviour::Correct)).await;
+    // Each mock answer reports 900 tokens: two papers fit under 1,000 checked before each call, not three.
+    env.push(("PAPER_DIGEST_RUN__MAX_TOKENS".into(), "1000".into()));
+    env.push(("PAPER_DIGEST_RUN__CONCURRENCY".into(), "1".into()));
+
+    let output = run_fixture_day(&env, &[]);
+
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "stderr: {}",
+        text(&output.stderr)
+    );
+    assert_eq!(
+        mock.counts().values().sum::<usize>(),
+        2,
+        "{:?}",
+        mock.counts()
+    );
+    let report = std::fs::read_to_string(dir.path().join("out/reports/run-1.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["counts"]["ok"], 2, "{report}");
+    let text = report.to_string();
+    assert!(text.contains("budget_exhausted"), "{text}");
+    assert!(text.contains("not attempted: 2409.1000"), "{text}");
+}

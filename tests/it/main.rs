@@ -1,0 +1,30 @@
+//! The integration tests, as one test binary (one link of the library instead of one per file).
+//! Each module is the former test file of the same name; `common` and `soak_support` are shared.
+
+mod common;
+mod soak_support;
+
+mod checks_real_data;
+mod checks_shape;
+mod crash_soak;
+mod e2e_checks;
+mod e2e_hostile;
+mod e2e_run;
+mod e2e_secrets;
+mod e2e_shared_data;
+mod e2e_sources;
+mod hostile_input;
+mod identity_checks;
+mod identity_eval;
+mod model_client;
+mod prompt_render;
+mod render_digest;
+mod render_report;
+mod soak;
+mod source_arxiv;
+mod source_errors;
+mod source_file;
+mod source_hf;
+mod source_shared_data;
+mod store_concurrent_open;
+mod store_db;

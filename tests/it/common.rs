@@ -294,14 +294,65 @@ pub fn binary(env: &[(String, String)]) -> Command {
     command
 }
 
-/// `paper-digest run --source file --input <the fixture day> [extra...]`.
+/// `paper-digest run --source file --input <the fixture day> [extra...]`, in-process.
 pub fn run_fixture_day(env: &[(String, String)], extra: &[&str]) -> Output {
     let input = fixture("hf_2024-09-23.json");
     let input = input.to_str().unwrap_or_default();
     let args = [&["run", "--source", "file", "--input", input][..], extra].concat();
-    run_binary(env, &args)
+    run_cli(env, &args)
 }
 
+/// `paper-digest ARGS` run in this process, with `env` as its whole environment: what the binary
+/// would print to stdout, its error message (`error: …`) as stderr, and its exit code. Logs go
+/// nowhere; tests of the log lines use [`run_binary`].
+pub fn run_cli(env: &[(String, String)], args: &[&str]) -> Output {
+    use clap::Parser;
+    use paper_digest::app::{self, Context};
+    use paper_digest::cli::Cli;
+    use paper_digest::logging::Progress;
+    use paper_digest::pipeline::Shutdown;
+    use paper_digest::settings::Env;
+    use std::os::unix::process::ExitStatusExt;
+
+    let finished = |code: u8, stdout: Vec<u8>, stderr: String| Output {
+        status: std::process::ExitStatus::from_raw(i32::from(code) << 8),
+        stdout,
+        stderr: stderr.into_bytes(),
+    };
+    let cli = match Cli::try_parse_from(std::iter::once("paper-digest").chain(args.iter().copied()))
+    {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = u8::try_from(error.exit_code()).unwrap_or(2);
+            return finished(code, Vec::new(), error.to_string());
+        }
+    };
+    let execute = async move {
+        let mut stdout = Vec::new();
+        let ctx = Context {
+            env: Env::from_pairs(env.iter().cloned()),
+            out: &mut stdout,
+            progress: Progress::hidden(),
+            shutdown: Shutdown::new(),
+        };
+        match app::execute(cli, ctx).await {
+            Ok(status) => finished(status.code(), stdout, String::new()),
+            Err(error) => finished(
+                error.exit_status().code(),
+                stdout,
+                format!("error: {error}\n"),
+            ),
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => tokio::task::block_in_place(|| handle.block_on(execute)),
+        Err(_) => tokio::runtime::Runtime::new()
+            .unwrap_or_else(|e| panic!("cannot start a runtime: {e}"))
+            .block_on(execute),
+    }
+}
+
+/// The real binary (its own process, its logs on stderr): for signals, kills and log lines.
 pub fn run_binary(env: &[(String, String)], args: &[&str]) -> Output {
     match binary(env).args(args).output() {
         Ok(output) => output,

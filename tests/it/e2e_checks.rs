@@ -51,7 +51,7 @@ async fn a_summary_of_another_paper_in_the_batch_is_flagged_and_not_published() 
         mock.counts()
     );
 
-    let with_flagged = run_binary(
+    let with_flagged = run_cli(
         &env,
         &[
             "digest",
@@ -72,7 +72,7 @@ fn lint_flags_swapped_and_generic_entries_and_reports_unmatched_ones() {
     let digest = fixture("digest_2024-09-23.md");
     let papers = fixture("hf_2024-09-23.json");
 
-    let output = run_binary(
+    let output = run_cli(
         &env,
         &[
             "lint",
@@ -91,7 +91,7 @@ fn lint_flags_swapped_and_generic_entries_and_reports_unmatched_ones() {
     let stdout = text(&output.stdout).replace(digest.to_str().unwrap(), "digest_2024-09-23.md");
     insta::assert_snapshot!("lint_fixture_digest", stdout);
 
-    let json = run_binary(
+    let json = run_cli(
         &env,
         &[
             "lint",
@@ -119,7 +119,7 @@ fn lint_of_a_file_that_is_not_a_digest_exits_2_naming_it() {
     let bogus = dir.path().join("notes.md");
     std::fs::write(&bogus, "# My notes\n\nnothing here\n").unwrap();
 
-    let output = run_binary(&env, &["lint", bogus.to_str().unwrap()]);
+    let output = run_cli(&env, &["lint", bogus.to_str().unwrap()]);
 
     assert_eq!(output.status.code(), Some(2));
     assert!(
@@ -136,7 +136,7 @@ fn eval_checks_prints_the_confusion_matrix_of_the_dev_set() {
     let pairs = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/identity/dev_pairs.jsonl");
 
-    let output = run_binary(&env, &["eval-checks", "--pairs", pairs.to_str().unwrap()]);
+    let output = run_cli(&env, &["eval-checks", "--pairs", pairs.to_str().unwrap()]);
 
     assert_eq!(
         output.status.code(),
@@ -150,7 +150,7 @@ fn eval_checks_prints_the_confusion_matrix_of_the_dev_set() {
 
     let broken = dir.path().join("pairs.jsonl");
     std::fs::write(&broken, "{\"arxiv_id\": \"2409.10001\"}\n").unwrap();
-    let output = run_binary(&env, &["eval-checks", "--pairs", broken.to_str().unwrap()]);
+    let output = run_cli(&env, &["eval-checks", "--pairs", broken.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         text(&output.stderr).contains("line 1"),

@@ -247,7 +247,7 @@ async fn run_with(input: &Path, dir: &Path) -> (MockServer, String) {
         .mount(&server)
         .await;
     let env = env_for(&server.uri(), dir);
-    let output = run_binary(
+    let output = run_cli(
         &env,
         &[
             "run",

@@ -30,17 +30,17 @@ async fn run_from_file_publishes_checked_digest() {
     assert!(dir.path().join("out/reports/run-1.md").is_file());
     assert!(dir.path().join("out/reports/run-1.json").is_file());
 
-    let report = run_binary(&env, &["report", "--last"]);
+    let report = run_cli(&env, &["report", "--last"]);
     assert_eq!(report.status.code(), Some(0));
     assert!(
         text(&report.stdout).contains("# Run 1 report"),
         "{}",
         text(&report.stdout)
     );
-    let json = run_binary(&env, &["report", "--run", "1", "--format", "json"]);
+    let json = run_cli(&env, &["report", "--run", "1", "--format", "json"]);
     let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(parsed["counts"]["ok"], 3);
-    let missing = run_binary(&env, &["report", "--run", "99"]);
+    let missing = run_cli(&env, &["report", "--run", "99"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(
         text(&missing.stderr).contains("99"),
@@ -48,7 +48,7 @@ async fn run_from_file_publishes_checked_digest() {
         text(&missing.stderr)
     );
 
-    let again = run_binary(&env, &["digest", "--date", FIXTURE_DAY, "--stdout"]);
+    let again = run_cli(&env, &["digest", "--date", FIXTURE_DAY, "--stdout"]);
     assert_eq!(
         text(&again.stdout),
         digest,
@@ -167,7 +167,7 @@ fn config_and_input_errors_exit_2_naming_the_input() {
 
     let garbage = dir.path().join("garbage.txt");
     std::fs::write(&garbage, "this is not a feed").unwrap();
-    let output = run_binary(
+    let output = run_cli(
         &env,
         &[
             "run",
@@ -187,7 +187,7 @@ fn config_and_input_errors_exit_2_naming_the_input() {
     let truncated = dir.path().join("2024-09-23.json");
     let full = std::fs::read_to_string(fixture("hf_2024-09-23.json")).unwrap();
     std::fs::write(&truncated, &full[..full.len() / 2]).unwrap();
-    let output = run_binary(
+    let output = run_cli(
         &env,
         &[
             "run",
@@ -204,7 +204,7 @@ fn config_and_input_errors_exit_2_naming_the_input() {
         text(&output.stderr)
     );
 
-    let output = run_binary(&env, &["summarize", "not-an-id"]);
+    let output = run_cli(&env, &["summarize", "not-an-id"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         text(&output.stderr).contains("not an arXiv ID")
@@ -213,7 +213,7 @@ fn config_and_input_errors_exit_2_naming_the_input() {
         text(&output.stderr)
     );
 
-    let output = run_binary(&env, &["run", "--bogus-flag"]);
+    let output = run_cli(&env, &["run", "--bogus-flag"]);
     assert_eq!(output.status.code(), Some(2));
 }
 
@@ -246,7 +246,7 @@ async fn killed_run_resumes_without_paying_twice() {
         "the first run stored nothing before the kill"
     );
 
-    let output = run_binary(&env, &args);
+    let output = run_cli(&env, &args);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -333,4 +333,147 @@ async fn a_spent_budget_stops_new_calls_and_names_what_was_not_attempted() {
     let text = report.to_string();
     assert!(text.contains("budget_exhausted"), "{text}");
     assert!(text.contains("not attempted: 2409.1000"), "{text}");
+}
+
+/// `"date":"Some(2024-09-23)"` and `"digest":"Some(\"out/…\")"` were logged: values must be plain.
+#[tokio::test(flavor = "multi_thread")]
+async fn json_log_lines_carry_plain_values() {
+    let Setup {
+        mock: _mock,
+        server: _server,
+        dir,
+        env,
+    } = setup(MockChat::new(Behaviour::Correct)).await;
+    let input = fixture("hf_2024-09-23.json");
+    let output = run_binary(
+        &env,
+        &[
+            "run",
+            "--source",
+            "file",
+            "--input",
+            input.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let logs = text(&output.stderr);
+    assert!(!logs.contains("Some("), "{logs}");
+    let finished = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|line| line["fields"]["message"] == "run finished")
+        .unwrap_or_else(|| panic!("no `run finished` line in:\n{logs}"));
+    let fields = &finished["fields"];
+    assert_eq!(fields["date"], FIXTURE_DAY);
+    assert_eq!(fields["ok"], 3);
+    let digest = digest_path(dir.path(), FIXTURE_DAY);
+    assert_eq!(fields["digest"], digest.display().to_string());
+    assert!(
+        fields.get("no_announcement").is_none(),
+        "absent values are left out: {fields}"
+    );
+}
+
+fn send_signal(child: &std::process::Child, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// SIGTERM: the request in flight is answered and stored, nothing new starts, and the run ends as
+/// soon as that answer is in (not after the rest of the day); the report names what was not started.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_ends_the_run_after_the_request_in_flight() {
+    let Setup {
+        mock,
+        server: _server,
+        dir,
+        mut env,
+    } = setup(MockChat::new(Behaviour::Correct).with_delay(Duration::from_millis(1500))).await;
+    env.push(("PAPER_DIGEST_RUN__CONCURRENCY".into(), "1".into()));
+    let input = fixture("hf_2024-09-23.json");
+    let args = [
+        "run",
+        "--source",
+        "file",
+        "--input",
+        input.to_str().unwrap(),
+    ];
+    let mut child = binary(&env)
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let db = dir.path().join("digest.db");
+    assert!(!wait_for_stored(&db, 1, Duration::from_secs(180)).is_empty());
+    send_signal(&child, "TERM");
+    let signalled = std::time::Instant::now();
+    let status = child.wait().unwrap();
+    let stop_took = signalled.elapsed();
+    assert_eq!(status.code(), Some(1), "not everything was published");
+    assert!(
+        stop_took < Duration::from_secs(5),
+        "the stop took {stop_took:?}"
+    );
+    let asked: usize = mock.counts().values().sum();
+    assert!(
+        asked <= 2,
+        "papers started after the signal: {:?}",
+        mock.counts()
+    );
+    let report = std::fs::read_to_string(dir.path().join("out/reports/run-1.md")).unwrap();
+    assert!(report.contains("interrupted by SIGTERM"), "{report}");
+    assert!(report.contains("not attempted"), "{report}");
+}
+
+/// A second signal does not wait for anything: the process ends at once with 128 + the signal.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_signal_exits_at_once_with_143() {
+    let Setup {
+        mock: _mock,
+        server: _server,
+        dir,
+        mut env,
+    } = setup(MockChat::new(Behaviour::Correct).with_delay(Duration::from_secs(30))).await;
+    env.push(("PAPER_DIGEST_RUN__CONCURRENCY".into(), "1".into()));
+    let input = fixture("hf_2024-09-23.json");
+    let args = [
+        "run",
+        "--source",
+        "file",
+        "--input",
+        input.to_str().unwrap(),
+    ];
+    let mut child = binary(&env)
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The run has started once its papers are stored (before any answer).
+    let db = dir.path().join("digest.db");
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    while std::time::Instant::now() < deadline {
+        let listed = paper_digest::store::Store::open(&db)
+            .and_then(|store| store.papers_for_date(FIXTURE_DAY.parse().unwrap()))
+            .map(|papers| papers.len())
+            .unwrap_or(0);
+        if listed > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    send_signal(&child, "TERM");
+    std::thread::sleep(Duration::from_millis(200));
+    send_signal(&child, "TERM");
+    let signalled = std::time::Instant::now();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    assert!(
+        signalled.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(crate::soak_support::integrity(&db), "ok");
 }

@@ -45,7 +45,7 @@ async fn hf_file_run_matches_published_digest_layout() {
         env,
     } = setup(MockChat::new(Behaviour::FromAbstract)).await;
 
-    let output = run_binary(
+    let output = run_cli(
         &env,
         &[
             "run",

@@ -38,7 +38,7 @@ async fn a_source_outage_is_retried_not_a_lost_day() {
     let dir = tempfile::tempdir().unwrap();
     let env = hf_env(&chat_server.uri(), &hf.uri(), dir.path());
 
-    let output = run_binary(&env, &["run", "--date", FIXTURE_DAY]);
+    let output = run_cli(&env, &["run", "--date", FIXTURE_DAY]);
 
     assert_eq!(
         output.status.code(),
@@ -65,7 +65,7 @@ async fn an_empty_day_is_no_announcement() {
     let dir = tempfile::tempdir().unwrap();
     let env = hf_env(&chat_server.uri(), &hf.uri(), dir.path());
 
-    let output = run_binary(&env, &["run", "--date", "2024-09-21"]);
+    let output = run_cli(&env, &["run", "--date", "2024-09-21"]);
 
     assert_eq!(
         output.status.code(),
@@ -100,12 +100,10 @@ async fn yesterdays_list_again_is_no_announcement() {
     let env = hf_env(&chat_server.uri(), &hf.uri(), dir.path());
 
     assert_eq!(
-        run_binary(&env, &["run", "--date", FIXTURE_DAY])
-            .status
-            .code(),
+        run_cli(&env, &["run", "--date", FIXTURE_DAY]).status.code(),
         Some(0)
     );
-    let output = run_binary(&env, &["run", "--date", "2024-09-24"]);
+    let output = run_cli(&env, &["run", "--date", "2024-09-24"]);
 
     assert_eq!(
         output.status.code(),
@@ -136,7 +134,7 @@ async fn hf_error_body_exits_3_naming_the_date() {
     let dir = tempfile::tempdir().unwrap();
     let env = hf_env("http://127.0.0.1:9", &hf.uri(), dir.path());
 
-    let output = run_binary(&env, &["run", "--date", FIXTURE_DAY]);
+    let output = run_cli(&env, &["run", "--date", FIXTURE_DAY]);
 
     assert_eq!(
         output.status.code(),
@@ -170,7 +168,7 @@ async fn summarize_fetches_by_id_and_names_unknown_ids() {
         "0".into(),
     ));
 
-    let output = run_binary(
+    let output = run_cli(
         &env,
         &[
             "summarize",
@@ -191,7 +189,7 @@ async fn summarize_fetches_by_id_and_names_unknown_ids() {
     assert!(stdout.contains("2409.99999: unknown arXiv ID"), "{stdout}");
     assert_eq!(chat.counts().get("2409.10001"), Some(&1));
 
-    let output = run_binary(&env, &["summarize", "2409.99999"]);
+    let output = run_cli(&env, &["summarize", "2409.99999"]);
     assert_eq!(
         output.status.code(),
         Some(2),

@@ -274,7 +274,8 @@ impl OpenAiCompatible {
         &self,
         completion: Completion,
         format: Format,
-        prompt_estimate: u64,
+        request: &ChatRequest,
+        counted: Option<u64>,
         tally: &Tally,
     ) -> Result<ChatAnswer, ModelError> {
         let Some(choice) = completion.choices.and_then(|c| c.into_iter().next()) else {
@@ -294,10 +295,13 @@ impl OpenAiCompatible {
         let content = choice.message.as_ref().and_then(|m| m.text());
         let refusal = choice.message.and_then(|m| m.refusal);
         let answered = content.as_deref().or(refusal.as_deref()).unwrap_or("");
-        if let Some(reported) = completion.usage.as_ref().and_then(|u| u.prompt_tokens) {
-            self.learn_prompt_scale(prompt_estimate, reported);
+        let reported = completion.usage.as_ref().and_then(|u| u.prompt_tokens);
+        if let (Some(reported), Some(counted)) = (reported, counted) {
+            self.learn_prompt_scale(counted, reported);
         }
-        let usage = usage_or_estimate(completion.usage, prompt_estimate, answered);
+        let usage = usage_or_estimate(completion.usage, answered, || {
+            counted.unwrap_or_else(|| tokens::count_messages(&request.messages) as u64)
+        });
         let cost_usd = self
             .settings
             .cost_usd(usage.prompt_tokens, usage.completion_tokens);
@@ -367,12 +371,16 @@ impl OpenAiCompatible {
 #[async_trait]
 impl ChatModel for OpenAiCompatible {
     async fn complete(&self, request: ChatRequest) -> Result<ChatAnswer, ModelError> {
-        let prompt_tokens = tokens::count_messages(&request.messages) as u64;
-        let estimate = self.reservation(prompt_tokens);
+        // Counting costs CPU on every request: done only when a tokens/min limit needs it.
+        let counted = self
+            .limiter
+            .counts_tokens()
+            .then(|| tokens::count_messages(&request.messages) as u64);
+        let estimate = counted.map_or(0, |prompt| self.reservation(prompt));
         let tally = Tally::default();
-        tracing::debug!(paper = %request.paper, prompt_tokens, "calling the model");
+        tracing::debug!(paper = %request.paper, "calling the model");
         match self.with_retries(&request, estimate, &tally).await {
-            Ok((completion, format)) => self.answer(completion, format, prompt_tokens, &tally),
+            Ok((completion, format)) => self.answer(completion, format, &request, counted, &tally),
             Err(err) => Err(self.final_error(err, &tally)),
         }
         .map_err(|e| e.redacted(self.api_key.as_ref().map(|k| k.expose_secret())))
@@ -511,12 +519,16 @@ fn is_transient_status(status: u16) -> bool {
 }
 
 /// Usage as reported, with whatever the server left out counted by us (and marked estimated).
-fn usage_or_estimate(reported: Option<WireUsage>, prompt_estimate: u64, answer: &str) -> Usage {
+fn usage_or_estimate(
+    reported: Option<WireUsage>,
+    answer: &str,
+    prompt_estimate: impl FnOnce() -> u64,
+) -> Usage {
     let (prompt, completion) = reported
         .map(|u| (u.prompt_tokens, u.completion_tokens))
         .unwrap_or_default();
     Usage {
-        prompt_tokens: prompt.unwrap_or(prompt_estimate),
+        prompt_tokens: prompt.unwrap_or_else(prompt_estimate),
         completion_tokens: completion.unwrap_or_else(|| tokens::count(answer) as u64),
         estimated: prompt.is_none() || completion.is_none(),
     }
@@ -544,7 +556,7 @@ mod tests {
 
     #[test]
     fn missing_usage_is_estimated_and_marked() {
-        let usage = usage_or_estimate(None, 120, "hello world");
+        let usage = usage_or_estimate(None, "hello world", || 120);
         assert_eq!(
             usage,
             Usage {
@@ -557,7 +569,7 @@ mod tests {
             prompt_tokens: Some(10),
             completion_tokens: Some(20),
         };
-        assert!(!usage_or_estimate(Some(reported), 120, "x").estimated);
+        assert!(!usage_or_estimate(Some(reported), "x", || 120).estimated);
     }
 
     /// bench/ratelimit.sh, matched limits: the mock counted ~10% more prompt tokens than our

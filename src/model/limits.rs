@@ -75,6 +75,11 @@ impl Limiter {
         }
     }
 
+    /// Whether a tokens/min limit (configured or announced by the server) needs requests counted.
+    pub(crate) fn counts_tokens(&self) -> bool {
+        lock(&self.tokens).is_some()
+    }
+
     /// The first caller goes; the others wait until [`Limiter::learned`] (or cancellation).
     async fn wait_for_probe(&self, cancel: &CancellationToken) -> Result<(), Cancelled> {
         if *self.learned.borrow() || !self.probe_sent.swap(true, Ordering::SeqCst) {

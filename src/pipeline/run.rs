@@ -17,7 +17,7 @@ use super::summarize::{StopError, SummarizeSettings, Summarizer};
 use crate::checks::identity;
 use crate::logging::Progress;
 use crate::model::ChatModel;
-use crate::paper::Paper;
+use crate::paper::{ArxivId, Paper};
 use crate::prompt::PromptSet;
 use crate::store::{RunEnd, RunId, RunKind, RunMeta, RunOutcome, Store, StoreError};
 
@@ -216,13 +216,15 @@ impl Stages {
 
     /// The papers summaries are contrasted with: the run's, plus every paper listed on their days.
     fn identity_batch(&self, papers: &[Paper]) -> Result<Vec<Paper>, StoreError> {
+        let ids: Vec<ArxivId> = papers.iter().map(|p| p.id.clone()).collect();
+        let known: HashSet<&ArxivId> = ids.iter().collect();
         let mut batch = papers.to_vec();
-        let mut days = HashSet::new();
-        for paper in papers {
-            days.extend(self.store.dates_of(&paper.id)?);
-        }
-        for day in days {
-            batch.extend(self.store.papers_for_date(day)?);
+        for day in self.store.dates_of_all(&ids)? {
+            for id in self.store.ids_for_date(day)? {
+                if !known.contains(&id) {
+                    batch.extend(self.store.paper(&id)?);
+                }
+            }
         }
         Ok(fetch::dedup(batch))
     }

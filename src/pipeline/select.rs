@@ -32,8 +32,12 @@ pub fn select(
     force: bool,
 ) -> Result<Selection, StoreError> {
     let mut selection = Selection::default();
+    let done = match force {
+        true => Default::default(),
+        false => store.done(papers, &keys.prompt_version, &keys.model)?,
+    };
     for paper in papers {
-        if !force && store.is_done(&paper.id, &keys.key(paper))? {
+        if done.contains(&paper.id) {
             selection.done.push(paper.id.clone());
         } else {
             selection.todo.push(paper.clone());

@@ -177,6 +177,7 @@ impl Summarizer {
     ) {
         let permits = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
         let mut tasks = JoinSet::new();
+        // At most `concurrency` entries: finished tasks are removed as the run goes.
         let mut in_flight: HashMap<tokio::task::Id, Paper> = HashMap::new();
         let mut pending = papers.into_iter();
         while let Some(paper) = pending.next() {
@@ -185,6 +186,10 @@ impl Summarizer {
                 _ = self.shutdown.stopped() => None,
                 permit = Arc::clone(&permits).acquire_owned() => permit.ok(),
             };
+            // Finished tasks are let go as the run goes, so memory stays flat however long the day.
+            while let Some(joined) = tasks.try_join_next_with_id() {
+                settle(joined, &mut in_flight, &results);
+            }
             let Some(permit) = permit.filter(|_| !self.shutdown.is_stopped()) else {
                 for paper in std::iter::once(paper).chain(pending.by_ref()) {
                     let outcome = PaperOutcome::not_attempted(self.stop_reason());
@@ -193,32 +198,17 @@ impl Summarizer {
                 break;
             };
             let this = Arc::clone(self);
-            let task_paper = paper.clone();
+            let kept = paper.clone();
             let sender = results.clone();
             let handle = tasks.spawn(async move {
-                let outcome = this.summarize(&task_paper).await;
+                let outcome = this.summarize(&paper).await;
                 drop(permit);
-                let _ = sender.send(Finished {
-                    paper: task_paper,
-                    outcome,
-                });
+                let _ = sender.send(Finished { paper, outcome });
             });
-            in_flight.insert(handle.id(), paper);
+            in_flight.insert(handle.id(), kept);
         }
         while let Some(joined) = tasks.join_next_with_id().await {
-            match joined {
-                Ok((id, ())) => {
-                    in_flight.remove(&id);
-                }
-                Err(error) => {
-                    // A defect, not an input: the paper still gets a status instead of vanishing.
-                    if let Some(paper) = in_flight.remove(&error.id()) {
-                        let mut outcome = PaperOutcome::new();
-                        outcome.fail(format!("internal error while summarizing: {error}"));
-                        let _ = results.send(Finished { paper, outcome });
-                    }
-                }
-            }
+            settle(joined, &mut in_flight, &results);
         }
     }
 
@@ -251,13 +241,12 @@ impl Summarizer {
             outcome.fail("no abstract: nothing to summarize".to_string());
             return Ok(());
         }
-        let trimmed =
-            tokens::trim_to_budget(&paper.abstract_text, self.settings.max_abstract_tokens);
-        outcome.trimmed = trimmed.trimmed;
+        let trimmed = self.trimmed(&paper.abstract_text).await;
+        outcome.trimmed = trimmed.is_some();
         let input = PromptInput {
             paper,
-            abstract_text: &trimmed.text,
-            trimmed: trimmed.trimmed,
+            abstract_text: trimmed.as_deref().unwrap_or(&paper.abstract_text),
+            trimmed: trimmed.is_some(),
         };
         let mut messages = self.prompts.render(&input).map_err(StopError::Prompt)?;
         for round in 0..=self.settings.max_repairs {
@@ -279,6 +268,27 @@ impl Summarizer {
             messages = self.repair(&input, &answer, &reasons)?;
         }
         Ok(())
+    }
+
+    /// The abstract cut to the token budget, or `None` when it fits. A token is at least one byte,
+    /// so a short abstract needs no tokenizer; a long one is counted on a blocking thread (the
+    /// tokenizer's first use builds its tables, a fifth of a second of CPU).
+    async fn trimmed(&self, abstract_text: &str) -> Option<String> {
+        let max_tokens = self.settings.max_abstract_tokens;
+        if abstract_text.len() <= max_tokens {
+            return None;
+        }
+        let text = abstract_text.to_string();
+        let counted =
+            tokio::task::spawn_blocking(move || tokens::trim_to_budget(&text, max_tokens)).await;
+        match counted {
+            Ok(trimmed) => trimmed.trimmed.then_some(trimmed.text),
+            // A defect of the tokenizer: send the whole abstract rather than lose the paper.
+            Err(error) => {
+                tracing::error!(%error, "counting the abstract's tokens failed; sending it whole");
+                None
+            }
+        }
     }
 
     /// One model call, after the budget and the stop were checked. `Ok(None)`: no answer came, and
@@ -434,6 +444,26 @@ impl Assessed {
             Assessed::Flagged(_, reasons) | Assessed::Unusable(reasons) => reasons,
         }
     }
+}
+
+/// A task ended: forget it, and give its paper a status if it ended in a panic (a defect, not an
+/// input: the paper still gets a result instead of vanishing).
+fn settle(
+    joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+    in_flight: &mut HashMap<tokio::task::Id, Paper>,
+    results: &mpsc::UnboundedSender<Finished>,
+) {
+    let (id, panic) = match joined {
+        Ok((id, ())) => (id, None),
+        Err(error) => (error.id(), Some(error.to_string())),
+    };
+    let (Some(paper), Some(panic)) = (in_flight.remove(&id), panic) else {
+        return;
+    };
+    tracing::error!(id = %paper.id, %panic, "summarizing a paper panicked");
+    let mut outcome = PaperOutcome::new();
+    outcome.fail(format!("internal error while summarizing: {panic}"));
+    let _ = results.send(Finished { paper, outcome });
 }
 
 /// Errors after which every further call would fail the same way: stop starting papers.

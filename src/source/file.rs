@@ -42,11 +42,18 @@ pub fn load(path: &Path) -> Result<Vec<Paper>, SourceError> {
 }
 
 /// A JSON list, or HF's error object; broken JSON counts too so that `hf::parse` can say what broke.
+/// The list is only skimmed (no value tree of a large file is built just to look at it).
 fn looks_like_daily_papers(text: &str) -> bool {
+    if serde_json::from_str::<IgnoredList>(text).is_ok() {
+        return true;
+    }
     match serde_json::from_str::<Value>(text) {
-        Ok(Value::Array(_)) => true,
         Ok(Value::Object(map)) => map.contains_key("error"),
         Ok(_) => false,
         Err(_) => true,
     }
 }
+
+/// Any JSON list, its items skipped.
+#[derive(serde::Deserialize)]
+struct IgnoredList(#[allow(dead_code)] Vec<serde::de::IgnoredAny>);

@@ -16,13 +16,13 @@ use std::collections::HashSet;
 use chrono::NaiveDate;
 use reqwest::{Client, Url};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::http;
 use super::SourceError;
 use crate::paper::{normalize_whitespace, ArxivId, Paper};
 
-pub const DEFAULT_BASE_URL: &str = "https://huggingface.co";
 /// Items asked for per request (`limit`).
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 /// Pages followed at most for one date, so a server ignoring `p` cannot keep us looping.
@@ -53,14 +53,16 @@ enum Body {
 }
 
 fn parse_body(body: &str, origin: &str) -> Result<Body, SourceError> {
+    // A list is read item by item from slices of the body: a day of 10,000 papers never exists
+    // as one JSON value tree in memory.
+    if let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(body) {
+        let entries = items.len();
+        let papers = papers_from_items(&items, origin)?;
+        return Ok(Body::Papers { papers, entries });
+    }
     let value: Value =
         serde_json::from_str(body).map_err(|e| malformed(origin, format!("invalid JSON: {e}")))?;
     match value {
-        Value::Array(items) => {
-            let entries = items.len();
-            let papers = papers_from_items(items, origin)?;
-            Ok(Body::Papers { papers, entries })
-        }
         Value::Object(map) => match map.get("error") {
             Some(Value::String(message)) => Ok(Body::ApiError(message.clone())),
             Some(other) => Ok(Body::ApiError(other.to_string())),
@@ -82,15 +84,15 @@ fn parse_body(body: &str, origin: &str) -> Result<Body, SourceError> {
     }
 }
 
-fn papers_from_items(items: Vec<Value>, origin: &str) -> Result<Vec<Paper>, SourceError> {
+fn papers_from_items(items: &[&RawValue], origin: &str) -> Result<Vec<Paper>, SourceError> {
     let total = items.len();
     let mut papers = Vec::with_capacity(total);
     let mut first_problem = None;
-    for (index, item) in items.into_iter().enumerate() {
-        let label = item_label(index, &item);
-        match paper_from_item(item) {
+    for (index, item) in items.iter().enumerate() {
+        match paper_from_item(item.get()) {
             Ok(paper) => papers.push(paper),
             Err(reason) => {
+                let label = item_label(index, item.get());
                 tracing::warn!(origin, item = %label, %reason, "skipping Hugging Face daily papers item");
                 first_problem.get_or_insert(format!("{label}: {reason}"));
             }
@@ -106,7 +108,8 @@ fn papers_from_items(items: Vec<Value>, origin: &str) -> Result<Vec<Paper>, Sour
 }
 
 /// `item 3 (2409.13346)` or `item 3 ("Some title")`, whatever the item offers.
-fn item_label(index: usize, item: &Value) -> String {
+fn item_label(index: usize, item: &str) -> String {
+    let item: Value = serde_json::from_str(item).unwrap_or(Value::Null);
     let id = item.pointer("/paper/id").and_then(Value::as_str);
     let title = item
         .pointer("/paper/title")
@@ -143,8 +146,8 @@ struct RawAuthor {
     name: Option<String>,
 }
 
-fn paper_from_item(item: Value) -> Result<Paper, String> {
-    let raw: RawItem = serde_json::from_value(item).map_err(|e| e.to_string())?;
+fn paper_from_item(item: &str) -> Result<Paper, String> {
+    let raw: RawItem = serde_json::from_str(item).map_err(|e| e.to_string())?;
     let id_text = raw.paper.id.ok_or("no paper.id")?;
     let parsed = ArxivId::parse(&id_text).map_err(|e| e.to_string())?;
     let title = normalize_whitespace(raw.paper.title.or(raw.title).as_deref().unwrap_or(""));
@@ -205,7 +208,7 @@ pub struct HfClient {
 }
 
 impl HfClient {
-    /// `base_url` is the site root, e.g. [`DEFAULT_BASE_URL`]; `/api/daily_papers` is appended.
+    /// `base_url` is the site root, e.g. `https://huggingface.co`; `/api/daily_papers` is appended.
     pub fn new(base_url: &str, http: Client) -> Result<Self, SourceError> {
         Ok(HfClient {
             endpoint: http::endpoint(base_url, &["api", "daily_papers"])?,

@@ -9,6 +9,7 @@
 mod schema;
 mod types;
 
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -294,24 +295,76 @@ impl Store {
             .collect()
     }
 
-    /// True when the paper's current summary was made with this key and passed or was flagged;
-    /// a failed one is retried by a later run.
-    pub fn is_done(&self, id: &ArxivId, key: &SummaryKey) -> Result<bool, StoreError> {
-        self.conn()
-            .query_row(
-                "SELECT EXISTS (
-                    SELECT 1 FROM current c JOIN attempts a ON a.id = c.attempt
-                    WHERE c.paper = ?1 AND a.abstract_hash = ?2 AND a.prompt_version = ?3
-                      AND a.model = ?4 AND a.status IN ('ok', 'flagged'))",
-                params![
-                    id.as_str(),
-                    key.abstract_hash,
-                    key.prompt_version,
-                    key.model
-                ],
-                |row| row.get(0),
+    /// The days any of `ids` was listed on.
+    pub fn dates_of_all(&self, ids: &[ArxivId]) -> Result<BTreeSet<NaiveDate>, StoreError> {
+        let operation = format!("reading the listing days of {} papers", ids.len());
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare(
+                "SELECT DISTINCT date FROM listings
+                 WHERE paper IN (SELECT value FROM json_each(?1))",
             )
-            .map_err(self.sql_error(format!("checking whether {id} is done")))
+            .map_err(self.sql_error(&operation))?;
+        let dates = statement
+            .query_map([id_list(ids)], |row| row.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(self.sql_error(&operation))?;
+        dates
+            .iter()
+            .map(|date| parse_date(date).map_err(|e| self.corrupt("listing date", date, e)))
+            .collect()
+    }
+
+    /// The IDs listed on a day, in listing order.
+    pub fn ids_for_date(&self, date: NaiveDate) -> Result<Vec<ArxivId>, StoreError> {
+        let operation = format!("reading the papers listed on {date}");
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare("SELECT paper FROM listings WHERE date = ?1 ORDER BY position, paper")
+            .map_err(self.sql_error(&operation))?;
+        let ids = statement
+            .query_map([date.to_string()], |row| row.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(self.sql_error(&operation))?;
+        ids.iter()
+            .map(|id| id.parse().map_err(|e| self.corrupt("ID", id, e)))
+            .collect()
+    }
+
+    /// Of `papers`, the IDs whose current summary was made with this key (abstract, prompt
+    /// version, model) and passed or was flagged; a failed one is retried by a later run. One
+    /// query for the whole list.
+    pub fn done(
+        &self,
+        papers: &[Paper],
+        prompt_version: &str,
+        model: &str,
+    ) -> Result<HashSet<ArxivId>, StoreError> {
+        let operation = format!("checking which of {} papers are done", papers.len());
+        let ids: Vec<ArxivId> = papers.iter().map(|p| p.id.clone()).collect();
+        let hashes: HashMap<String, String> = {
+            let conn = self.conn();
+            let mut statement = conn
+                .prepare(
+                    "SELECT c.paper, a.abstract_hash FROM current c JOIN attempts a ON a.id = c.attempt
+                     WHERE c.paper IN (SELECT value FROM json_each(?1))
+                       AND a.prompt_version = ?2 AND a.model = ?3
+                       AND a.status IN ('ok', 'flagged')",
+                )
+                .map_err(self.sql_error(&operation))?;
+            let rows = statement
+                .query_map(params![id_list(&ids), prompt_version, model], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })
+                .and_then(|rows| rows.collect::<Result<HashMap<_, _>, _>>())
+                .map_err(self.sql_error(&operation))?;
+            rows
+        };
+        Ok(papers
+            .iter()
+            .filter(|paper| hashes.get(paper.id.as_str()) == Some(&paper.abstract_hash()))
+            .map(|paper| paper.id.clone())
+            .collect())
     }
 
     pub fn begin_run(&self, meta: &RunMeta) -> Result<RunId, StoreError> {
@@ -674,6 +727,11 @@ impl Store {
             note: row.note,
         })
     }
+}
+
+/// IDs as a JSON array, for `json_each(?)`: one statement for a list of any length.
+fn id_list(ids: &[ArxivId]) -> String {
+    serde_json::Value::from(ids.iter().map(ArxivId::as_str).collect::<Vec<_>>()).to_string()
 }
 
 fn now() -> String {

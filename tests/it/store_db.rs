@@ -166,29 +166,43 @@ fn an_arxiv_refresh_keeps_what_only_hf_knew() {
     assert_eq!(stored.upvotes, Some(5), "votes come from the listing");
 }
 
+/// Whether `paper`'s current summary was made with `key` and is usable (one paper through `done`).
+fn is_done(store: &Store, paper: &Paper, key: &SummaryKey) -> bool {
+    let mut with_abstract = paper.clone();
+    if key.abstract_hash != paper.abstract_hash() {
+        with_abstract.abstract_text.push_str(" (changed)");
+    }
+    store
+        .done(&[with_abstract], &key.prompt_version, &key.model)
+        .unwrap()
+        .contains(&paper.id)
+}
+
 #[test]
-fn is_done_needs_same_key_and_a_usable_status() {
+fn done_needs_same_key_and_a_usable_status() {
     let store = Store::open_in_memory().unwrap();
     let p = paper("2409.13592", Some(1));
     let run = list_and_begin(&store, &p, "2024-09-23");
     let key = key_for(&p);
-    assert!(!store.is_done(&p.id, &key).unwrap(), "never summarized");
+    assert!(!is_done(&store, &p, &key), "never summarized");
 
     store
         .record_attempt(run, &attempt(&p, Status::Failed))
         .unwrap();
-    assert!(!store.is_done(&p.id, &key).unwrap(), "failed is retried");
+    assert!(!is_done(&store, &p, &key), "failed is retried");
 
     store
         .record_attempt(run, &attempt(&p, Status::Flagged))
         .unwrap();
-    assert!(
-        store.is_done(&p.id, &key).unwrap(),
-        "flagged is kept for review"
-    );
+    assert!(is_done(&store, &p, &key), "flagged is kept for review");
 
     store.record_attempt(run, &attempt(&p, Status::Ok)).unwrap();
-    assert!(store.is_done(&p.id, &key).unwrap());
+    assert!(is_done(&store, &p, &key));
+    let other = paper("2409.13593", Some(1));
+    let both = store
+        .done(&[p.clone(), other], &key.prompt_version, &key.model)
+        .unwrap();
+    assert_eq!(both.into_iter().collect::<Vec<_>>(), vec![p.id.clone()]);
     for changed in [
         SummaryKey {
             abstract_hash: "other".into(),
@@ -203,7 +217,7 @@ fn is_done_needs_same_key_and_a_usable_status() {
             ..key.clone()
         },
     ] {
-        assert!(!store.is_done(&p.id, &changed).unwrap(), "{changed:?}");
+        assert!(!is_done(&store, &p, &changed), "{changed:?}");
     }
 }
 
@@ -353,7 +367,7 @@ fn reopening_keeps_data_and_migrations_are_idempotent() {
     }
     for _ in 0..2 {
         let store = Store::open(&path).unwrap();
-        assert!(store.is_done(&p.id, &key_for(&p)).unwrap());
+        assert!(is_done(&store, &p, &key_for(&p)));
         assert_eq!(store.last_run_id().unwrap(), Some(RunId(1)));
     }
     let conn = rusqlite::Connection::open(&path).unwrap();

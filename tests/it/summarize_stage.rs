@@ -416,3 +416,16 @@ async fn run_all(
     results.sort_by(|a, b| a.paper.id.cmp(&b.paper.id));
     results
 }
+
+#[tokio::test]
+async fn an_abstract_over_the_token_budget_is_trimmed_and_the_prompt_says_so() {
+    let model = ScriptedModel::new([Step::Correct(Duration::ZERO)]);
+    let mut settings = settings();
+    settings.max_abstract_tokens = 16;
+    let (outcome, _) = one(&model, settings).await;
+    assert!(outcome.trimmed);
+    let requests = model.requests.lock().unwrap();
+    let user = &requests[0].messages[1].content;
+    assert!(user.contains("shortened"), "{user}");
+    assert!(!user.contains("Z1Bench"), "the end of the abstract was cut: {user}");
+}

@@ -20,11 +20,6 @@ pub(crate) use feed::is_atom_feed;
 pub use feed::{parse, Feed};
 pub use pacer::{Pacer, Turn};
 
-pub const DEFAULT_BASE_URL: &str = "http://export.arxiv.org";
-/// arXiv's documented courtesy interval between request starts.
-pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(3);
-/// IDs per lookup request and results per listing page.
-pub const DEFAULT_PAGE_SIZE: usize = 100;
 /// arXiv serves at most this many results of one search, however it is paged.
 const MAX_SEARCH_RESULTS: usize = 30_000;
 
@@ -45,7 +40,7 @@ pub struct ArxivClient {
 }
 
 impl ArxivClient {
-    /// `base_url` is the site root, e.g. [`DEFAULT_BASE_URL`]; `/api/query` is appended.
+    /// `base_url` is the site root, e.g. `http://export.arxiv.org`; `/api/query` is appended.
     /// `page_size` is clamped to 1..=2000 (arXiv's largest slice).
     pub fn new(
         base_url: &str,

@@ -192,6 +192,46 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// URL schemes that run code or carry content where a link is expected.
+const DANGEROUS_SCHEMES: [&str; 3] = ["javascript:", "data:", "vbscript:"];
+
+/// The one rule on untrusted text shared by every output: `javascript:x` → `javascript[:]x` (any case),
+/// so the text reads the same and is never a usable URL. A scheme followed by a space is prose
+/// (`data: 10k samples`) and stays.
+pub fn defang_schemes(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    if !DANGEROUS_SCHEMES
+        .iter()
+        .any(|scheme| lower.contains(scheme))
+    {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut rest = text;
+    while let Some((at, len)) = next_scheme(rest) {
+        // The match is ASCII, so `at + len - 1` (the colon) is a char boundary.
+        out.push_str(&rest[..at + len - 1]);
+        let after = &rest[at + len..];
+        if after.starts_with(|c: char| !c.is_whitespace()) {
+            out.push_str("[:]");
+        } else {
+            out.push(':');
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The first dangerous scheme in `text` (ASCII case-insensitive): its byte offset and length.
+fn next_scheme(text: &str) -> Option<(usize, usize)> {
+    let lower = text.to_ascii_lowercase();
+    DANGEROUS_SCHEMES
+        .iter()
+        .filter_map(|scheme| lower.find(scheme).map(|at| (at, scheme.len())))
+        .min()
+}
+
 /// Collapses runs of whitespace (feeds wrap lines) into single spaces.
 pub fn normalize_whitespace(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")

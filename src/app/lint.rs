@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::{CommandError, Context, ExitStatus};
 use crate::checks::identity::{self, Batch, IdentitySettings};
+use crate::checks::links;
 use crate::checks::shape::{self, ShapeLimits};
 use crate::checks::Reason;
 use crate::cli::{LintArgs, LintFormat};
@@ -224,6 +225,7 @@ impl Checker<'_> {
         )];
         };
         let mut reasons = shape::check_sections(&sections, self.limits);
+        reasons.extend(links::check(&sections, &paper.title, &paper.abstract_text));
         reasons.extend(self.batch.check(&sections, paper, self.identity).reasons());
         reasons
     }

@@ -109,12 +109,15 @@ fn find_json_object(text: &str, limit: usize) -> Option<Result<ParsedAnswer, Rea
 }
 
 /// The first `max_chars` characters of `text`, with `...` when cut.
+/// The start of `text` for a reason; reasons reach every output, so no code-running URL scheme
+/// survives in them either.
 pub(crate) fn excerpt(text: &str, max_chars: usize) -> String {
     let mut chars = text.char_indices();
-    match chars.nth(max_chars) {
+    let cut = match chars.nth(max_chars) {
         Some((cut, _)) => format!("{}...", &text[..cut]),
         None => text.to_string(),
-    }
+    };
+    crate::paper::defang_schemes(&cut)
 }
 
 fn outside(text: &str) -> Option<String> {

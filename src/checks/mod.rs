@@ -11,6 +11,7 @@ mod reason;
 pub mod answer;
 pub mod identity;
 pub mod judge;
+pub mod links;
 pub mod shape;
 
 pub use reason::Reason;

@@ -13,7 +13,7 @@ use super::shutdown::Shutdown;
 use crate::checks::identity::{Batch, IdentitySettings};
 use crate::checks::judge::{self, JudgeSettings, JudgeVerdict};
 use crate::checks::shape::{self, ShapeLimits};
-use crate::checks::{answer, Reason};
+use crate::checks::{answer, links, Reason};
 use crate::model::{tokens, ChatAnswer, ChatModel, ChatRequest, ModelError};
 use crate::paper::{OutputMode, Paper, Sections, Status};
 use crate::prompt::{ChatMessage, PromptError, PromptInput, PromptSet};
@@ -345,19 +345,28 @@ impl Summarizer {
         input: &PromptInput<'_>,
         outcome: &mut PaperOutcome,
     ) -> Result<Assessed, StopError> {
+        let paper = input.paper;
         match shape::check(answer, &self.settings.shape) {
             Ok(sections) => {
-                let reasons = self.identity_reasons(&sections, input, outcome).await?;
+                let mut reasons = links::check(&sections, &paper.title, &paper.abstract_text);
+                reasons.extend(self.identity_reasons(&sections, input, outcome).await?);
                 Ok(if reasons.is_empty() {
                     Assessed::Publishable(sections)
                 } else {
                     Assessed::Flagged(sections, reasons)
                 })
             }
-            Err(reasons) => {
+            Err(mut reasons) => {
                 // Sections that parse but fail a rule are reviewable; an answer without sections is not.
                 Ok(match answer.content.as_deref().map(answer::parse) {
-                    Some(Ok(parsed)) => Assessed::Flagged(parsed.sections, reasons),
+                    Some(Ok(parsed)) => {
+                        reasons.extend(links::check(
+                            &parsed.sections,
+                            &paper.title,
+                            &paper.abstract_text,
+                        ));
+                        Assessed::Flagged(parsed.sections, reasons)
+                    }
                     _ => Assessed::Unusable(reasons),
                 })
             }

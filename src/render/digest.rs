@@ -11,7 +11,9 @@ use std::fmt::Write as _;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::text::{image_url, inline, link_text, unescape_inline, unescape_link_text};
+use super::text::{
+    image_url, inline, inline_unvouched, link_text, unescape_inline, unescape_link_text,
+};
 use crate::paper::{ArxivId, Sections, Status};
 use crate::store::CurrentEntry;
 
@@ -140,7 +142,7 @@ fn write_entry(out: &mut String, entry: &DigestEntry, sections: &Sections) {
         let _ = write!(out, "{AUTHORS_PREFIX}{}\n\n", authors.join(", "));
     }
     if entry.status == Some(Status::Flagged) {
-        let reasons: Vec<String> = entry.reasons.iter().map(|r| inline(r)).collect();
+        let reasons: Vec<String> = entry.reasons.iter().map(|r| inline_unvouched(r)).collect();
         let _ = match reasons.is_empty() {
             true => write!(out, "{WARNING_PREFIX}{FLAGGED_WARNING}\n\n"),
             false => write!(
@@ -150,12 +152,15 @@ fn write_entry(out: &mut String, entry: &DigestEntry, sections: &Sections) {
             ),
         };
     }
+    // Only a summary that passed every check (the links check among them) is vouched for.
+    let vouched = entry.status != Some(Status::Flagged);
     for (title, text) in sections.iter() {
-        let _ = writeln!(
-            out,
-            "{SECTION_PREFIX}{title}{SECTION_SEPARATOR}{}",
+        let shown = if vouched {
             inline(text)
-        );
+        } else {
+            inline_unvouched(text)
+        };
+        let _ = writeln!(out, "{SECTION_PREFIX}{title}{SECTION_SEPARATOR}{shown}");
     }
     out.push('\n');
 }

@@ -3,7 +3,7 @@
 
 pub mod digest;
 pub mod report;
-mod text;
+pub mod text;
 
 use std::fs;
 use std::io::Write;

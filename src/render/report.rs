@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::text::{inline, link_text};
+use super::text::{inline, inline_unvouched, link_text};
 use crate::store::{PaperResult, RunReport};
 
 /// The report as Markdown, for people.
@@ -51,7 +51,7 @@ fn write_header(out: &mut String, report: &RunReport) {
         ),
     };
     if let Some(note) = &run.note {
-        let _ = writeln!(out, "- Note: {}", inline(note));
+        let _ = writeln!(out, "- Note: {}", inline_unvouched(note));
     }
     out.push('\n');
 }
@@ -98,11 +98,11 @@ fn write_problems(out: &mut String, report: &RunReport) {
         if !paper.reasons.is_empty() {
             out.push_str("- Reasons:\n");
             for reason in &paper.reasons {
-                let _ = writeln!(out, "  - {}", inline(reason));
+                let _ = writeln!(out, "  - {}", inline_unvouched(reason));
             }
         }
         if let Some(error) = &paper.error {
-            let _ = writeln!(out, "- Error: {}", inline(error));
+            let _ = writeln!(out, "- Error: {}", inline_unvouched(error));
         }
         let trimmed = if paper.trimmed {
             " (abstract trimmed)"

@@ -1,8 +1,20 @@
-//! Making untrusted text (titles, names, model output) safe inside one Markdown line, and back.
+//! The one rule every output applies to untrusted text (titles, names, abstracts, model output,
+//! reasons): it stays text. One line, no invisible or control characters, no URL scheme that runs
+//! code (`javascript:`, `data:`, `vbscript:` are written `javascript[:]`), and in Markdown no raw HTML,
+//! link, image or autolink. Bare web addresses stay readable; where no check vouched for the text
+//! (a flagged summary, a reason quoting an answer) they are written `https[:]//…` so that no renderer
+//! turns them into links. The HTML, feed and webhook outputs build on [`one_line`] and escape their own
+//! syntax.
+
+pub use crate::paper::defang_schemes;
 
 /// Removes what cannot be seen or breaks a line: control characters and zero-width or
 /// direction-changing format characters. Line breaks become single spaces.
-pub(crate) fn one_line(text: &str) -> String {
+pub fn one_line(text: &str) -> String {
+    defang_schemes(&without_breaks(text))
+}
+
+fn without_breaks(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut pending_space = false;
     for c in text.chars() {
@@ -38,15 +50,30 @@ fn is_invisible(c: char) -> bool {
     )
 }
 
-/// Inline text: no raw HTML.
-pub(crate) fn inline(text: &str) -> String {
+/// One line without raw HTML: `<` and `>` as entities.
+fn without_html(text: &str) -> String {
     one_line(text).replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Inline Markdown text vouched for by the checks: no raw HTML, link or image.
+pub(crate) fn inline(text: &str) -> String {
+    without_html(text)
+        .replace("](", "\\](")
+        .replace("![", "!\\[")
+}
+
+/// Inline Markdown text no check vouched for (a flagged summary, a reason quoting an answer): as
+/// [`inline`], and bare web addresses are not written as addresses a renderer would link.
+pub(crate) fn inline_unvouched(text: &str) -> String {
+    inline(text)
+        .replace("://", "[:]//")
+        .replace("www.", "www[.]")
 }
 
 /// Link text: also no `[`, `]`, `|` or backslash that could end the link or start a table cell.
 pub(crate) fn link_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in inline(text).chars() {
+    for c in without_html(text).chars() {
         if matches!(c, '\\' | '[' | ']' | '|') {
             out.push('\\');
         }
@@ -57,7 +84,10 @@ pub(crate) fn link_text(text: &str) -> String {
 
 /// The inverse of [`inline`].
 pub(crate) fn unescape_inline(text: &str) -> String {
-    text.replace("&lt;", "<").replace("&gt;", ">")
+    text.replace("!\\[", "![")
+        .replace("\\](", "](")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
 }
 
 /// The inverse of [`link_text`].
@@ -73,7 +103,7 @@ pub(crate) fn unescape_link_text(text: &str) -> String {
             _ => out.push(c),
         }
     }
-    unescape_inline(&out)
+    out.replace("&lt;", "<").replace("&gt;", ">")
 }
 
 /// An image URL that cannot end the `![](…)` or run script: http(s) or site-relative only,
@@ -114,6 +144,37 @@ mod tests {
         assert_eq!(one_line("x\u{200B}y\u{202E}z\u{7}\u{FEFF}"), "xyz");
         assert_eq!(one_line("\nlead"), "lead");
         assert_eq!(one_line("tab\there"), "tab here");
+    }
+
+    #[test]
+    fn dangerous_schemes_never_survive_in_any_case() {
+        assert_eq!(
+            one_line("click javascript:alert(1) or JavaScript:x, DATA:text/html;, vbscript:y"),
+            "click javascript[:]alert(1) or JavaScript[:]x, DATA[:]text/html;, vbscript[:]y"
+        );
+        assert_eq!(one_line("no scheme: here"), "no scheme: here");
+        assert_eq!(
+            one_line("한글 data: 값, data:text/html"),
+            "한글 data: 값, data[:]text/html"
+        );
+    }
+
+    #[test]
+    fn links_images_and_html_render_as_text() {
+        let text =
+            "[click](https://evil.test) ![](https://tracker.test/p.gif) <b>x</b> <https://a.test>";
+        let shown = inline(text);
+        // Every `](` and `![` is escaped: CommonMark then renders them as the characters themselves.
+        assert_eq!(
+            shown.matches("](").count(),
+            shown.matches("\\](").count(),
+            "{shown}"
+        );
+        assert!(!shown.contains("!["), "{shown}");
+        assert!(!shown.contains('<') && !shown.contains('>'), "{shown}");
+        assert_eq!(unescape_inline(&shown), text);
+        let unvouched = inline_unvouched("see https://tracker.test and www.evil.test");
+        assert_eq!(unvouched, "see https[:]//tracker.test and www[.]evil.test");
     }
 
     #[test]

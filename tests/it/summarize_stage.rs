@@ -427,5 +427,8 @@ async fn an_abstract_over_the_token_budget_is_trimmed_and_the_prompt_says_so() {
     let requests = model.requests.lock().unwrap();
     let user = &requests[0].messages[1].content;
     assert!(user.contains("shortened"), "{user}");
-    assert!(!user.contains("Z1Bench"), "the end of the abstract was cut: {user}");
+    assert!(
+        !user.contains("Z1Bench"),
+        "the end of the abstract was cut: {user}"
+    );
 }

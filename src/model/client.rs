@@ -150,7 +150,7 @@ impl OpenAiCompatible {
     async fn with_retries(
         &self,
         request: &ChatRequest,
-        estimate: u64,
+        counted: Option<u64>,
         tally: &Tally,
     ) -> Result<(Completion, Format), AttemptError> {
         let backoff = ExponentialBuilder::default()
@@ -159,7 +159,7 @@ impl OpenAiCompatible {
             .with_max_times(self.settings.max_retries as usize)
             .with_jitter();
         let cancel = self.cancel.clone();
-        (|| self.attempt(request, estimate, tally))
+        (|| self.attempt(request, counted, tally))
             .retry(backoff)
             .sleep(move |wait| {
                 let cancel = cancel.clone();
@@ -193,7 +193,7 @@ impl OpenAiCompatible {
     async fn attempt(
         &self,
         request: &ChatRequest,
-        estimate: u64,
+        counted: Option<u64>,
         tally: &Tally,
     ) -> Result<(Completion, Format), AttemptError> {
         if self.cancel.is_cancelled() {
@@ -209,6 +209,8 @@ impl OpenAiCompatible {
         let mut format = start;
         let mut first_rejection: Option<String> = None;
         loop {
+            // Reserved at the latest learned scale (see `learn_prompt_scale`).
+            let estimate = counted.map_or(0, |prompt| self.reservation(prompt));
             self.limiter
                 .wait_turn(estimate, &self.cancel)
                 .await
@@ -217,7 +219,14 @@ impl OpenAiCompatible {
             let body = request_body(&self.settings, &request.messages, format, request.answer);
             let result: Result<Completion, OpenAIError> =
                 self.client.chat().create_byot(body).await;
-            // Whatever came back, the first request has shown what the server allows.
+            if let Ok(completion) = &result {
+                let reported = completion.usage.as_ref().and_then(|u| u.prompt_tokens);
+                if let (Some(reported), Some(counted)) = (reported, counted) {
+                    self.learn_prompt_scale(counted, reported);
+                }
+            }
+            // Whatever came back, the first request has shown what the server allows (its headers
+            // and how it counts a prompt are learned by now).
             self.limiter.learned();
             let err = match result {
                 Ok(completion) => {
@@ -295,10 +304,6 @@ impl OpenAiCompatible {
         let content = choice.message.as_ref().and_then(|m| m.text());
         let refusal = choice.message.and_then(|m| m.refusal);
         let answered = content.as_deref().or(refusal.as_deref()).unwrap_or("");
-        let reported = completion.usage.as_ref().and_then(|u| u.prompt_tokens);
-        if let (Some(reported), Some(counted)) = (reported, counted) {
-            self.learn_prompt_scale(counted, reported);
-        }
         let usage = usage_or_estimate(completion.usage, answered, || {
             counted.unwrap_or_else(|| tokens::count_messages(&request.messages) as u64)
         });
@@ -376,10 +381,9 @@ impl ChatModel for OpenAiCompatible {
             .limiter
             .counts_tokens()
             .then(|| tokens::count_messages(&request.messages) as u64);
-        let estimate = counted.map_or(0, |prompt| self.reservation(prompt));
         let tally = Tally::default();
         tracing::debug!(paper = %request.paper, "calling the model");
-        match self.with_retries(&request, estimate, &tally).await {
+        match self.with_retries(&request, counted, &tally).await {
             Ok((completion, format)) => self.answer(completion, format, &request, counted, &tally),
             Err(err) => Err(self.final_error(err, &tally)),
         }

@@ -19,6 +19,19 @@ use tokio_util::sync::CancellationToken;
 /// Longest pause a server header can impose; beyond it the value is treated as nonsense.
 const MAX_SERVER_PAUSE: Duration = Duration::from_secs(3600);
 
+/// Share of a tokens/min limit kept below the server's `remaining` count: our estimate of a request
+/// can be a few percent under the server's count, and a burst of requests adds those errors up.
+/// Requests are counted exactly, so their limit keeps none.
+const TOKENS_HEADROOM: f64 = 0.03;
+
+fn headroom(kind: &str) -> f64 {
+    if kind == "tokens" {
+        TOKENS_HEADROOM
+    } else {
+        0.0
+    }
+}
+
 /// The wait was cut short because the run is shutting down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Cancelled;
@@ -124,7 +137,7 @@ impl Limiter {
             let mut bucket = lock(bucket);
             match (bucket.as_mut(), limit) {
                 (Some(bucket), _) => {
-                    if let Some(lowered) = bucket.align(limit, remaining, now) {
+                    if let Some(lowered) = bucket.align(limit, remaining, headroom(kind), now) {
                         tracing::warn!(
                             kind,
                             per_minute = lowered,
@@ -139,7 +152,7 @@ impl Limiter {
                         "following the server's rate limit"
                     );
                     let mut new = Bucket::per_minute_f64(limit, now);
-                    new.align(None, remaining, now);
+                    new.align(None, remaining, headroom(kind), now);
                     *bucket = Some(new);
                 }
                 (None, None) => {}
@@ -208,7 +221,13 @@ impl Bucket {
     /// and what the server says is left caps what we think is left. Our own estimate of a request
     /// may be lower than the server's, and the server may count other clients of the same account;
     /// without this the client keeps sending at its configured pace into a stream of 429s.
-    fn align(&mut self, limit: Option<f64>, remaining: Option<f64>, now: Instant) -> Option<f64> {
+    fn align(
+        &mut self,
+        limit: Option<f64>,
+        remaining: Option<f64>,
+        headroom: f64,
+        now: Instant,
+    ) -> Option<f64> {
         self.refill(now);
         let lowered = limit.filter(|l| *l >= 1.0 && *l < self.capacity);
         if let Some(limit) = lowered {
@@ -217,7 +236,7 @@ impl Bucket {
             self.available = self.available.min(limit);
         }
         if let Some(remaining) = remaining {
-            self.available = self.available.min(remaining);
+            self.available = self.available.min(remaining - self.capacity * headroom);
         }
         lowered
     }
@@ -382,7 +401,8 @@ mod tests {
             ("x-ratelimit-remaining-tokens", "500"),
         ]));
         let start = Instant::now();
-        limiter.wait_turn(500, &go()).await.unwrap();
+        // What is left, less the headroom (3% of 500).
+        limiter.wait_turn(485, &go()).await.unwrap();
         assert_eq!(start.elapsed(), Duration::ZERO);
         limiter.wait_turn(500, &go()).await.unwrap();
         // 500 tokens at the server's 500/min, not 30 s at the configured 1000/min (or no wait at all).
@@ -407,10 +427,10 @@ mod tests {
         ]));
         let start = Instant::now();
         limiter.wait_turn(400, &go()).await.unwrap();
-        // 300 tokens short at 1000/60 per second.
+        // 100 left less 30 of headroom: 330 tokens short at 1000/60 per second.
         let waited = start.elapsed();
-        assert!(waited >= Duration::from_secs(18), "{waited:?}");
-        assert!(waited < Duration::from_secs(19), "{waited:?}");
+        assert!(waited >= Duration::from_millis(19_800), "{waited:?}");
+        assert!(waited < Duration::from_millis(20_500), "{waited:?}");
     }
 
     #[tokio::test(start_paused = true)]

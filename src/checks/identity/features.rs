@@ -17,6 +17,9 @@ const STEM_LEN: usize = 7;
 /// A term found in almost no abstract weighs this much; common ones weigh less (inverse document frequency).
 pub(crate) const MAX_WEIGHT: f64 = 6.0;
 
+/// Smoothing added to the summary's total term weight so a summary with two terms is not 100% supported.
+const COVERAGE_PRIOR: f64 = 3.0;
+
 /// Document frequencies in the reference corpus are given per this many abstracts.
 const CORPUS_DOCS: f64 = 10_000.0;
 
@@ -275,6 +278,24 @@ impl SummaryFeatures {
             figures,
             squashed: squash(summary),
         }
+    }
+}
+
+impl SummaryFeatures {
+    /// A summary given directly as its weighted terms (for tests of what consumes them).
+    #[cfg(test)]
+    pub fn from_terms(terms: Vec<(String, String, f64)>) -> Self {
+        SummaryFeatures {
+            total_weight: terms.iter().map(|t| t.2).sum(),
+            terms,
+            figures: Vec::new(),
+            squashed: String::new(),
+        }
+    }
+
+    /// What a source's matched weight is divided by to give its coverage (the same for every source).
+    pub fn coverage_denominator(&self) -> f64 {
+        self.total_weight + COVERAGE_PRIOR
     }
 }
 

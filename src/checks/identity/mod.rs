@@ -16,16 +16,20 @@
 
 mod eval;
 mod features;
+mod index;
 
 pub use eval::{
     evaluate, read_jsonl, EvalInputError, EvalReport, FlaggedPair, Label, LabelledPair, Summary,
 };
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::checks::Reason;
 use crate::paper::{ArxivId, Paper, Sections};
 use features::{names_work, SourceFeatures, SummaryFeatures};
+use index::TermIndex;
 
 /// Thresholds of the identity checks (config section `[checks.identity]`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -61,9 +65,6 @@ impl Default for IdentitySettings {
 /// A term this rare (weight from inverse document frequency) is specific to few papers.
 const SPECIFIC_WEIGHT: f64 = 3.0;
 
-/// Smoothing added to the summary's total term weight so a summary with two terms is not 100% supported.
-const COVERAGE_PRIOR: f64 = 3.0;
-
 /// One signal's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
@@ -97,18 +98,21 @@ impl IdentityReport {
     }
 }
 
-/// One abstract of the batch, prepared once.
+/// One abstract of the batch: what a reason needs to name it (its terms live in the index).
 #[derive(Debug, Clone)]
 struct Entry {
     id: ArxivId,
     title: String,
-    features: SourceFeatures,
 }
 
-/// The abstracts of a run (or a day), tokenised once so checking N summaries is not N² re-tokenisation.
+/// The abstracts of a run (or a day), tokenised and indexed once, so checking N summaries costs what
+/// each summary's terms reach, not N² comparisons.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
+    /// In the order first given; `entries[i]` is document `i` of `index`.
     entries: Vec<Entry>,
+    positions: HashMap<ArxivId, usize>,
+    index: TermIndex,
 }
 
 /// Prepares the batch's abstracts for [`Batch::check`].
@@ -132,14 +136,21 @@ pub fn check(
 }
 
 impl Batch {
+    /// Adds an abstract; an ID already in the batch keeps its first abstract.
     fn push(&mut self, id: ArxivId, title: &str, abstract_text: &str) {
-        if self.entries.iter().all(|e| e.id != id) {
-            self.entries.push(Entry {
-                id,
-                title: title.to_string(),
-                features: SourceFeatures::new(title, abstract_text),
-            });
+        if self.positions.contains_key(&id) {
+            return;
         }
+        let terms = SourceFeatures::new(title, abstract_text).terms;
+        let Some(document) = self.index.add(terms) else {
+            tracing::warn!(%id, "identity batch is full; this abstract is left out of the contrast");
+            return;
+        };
+        self.positions.insert(id.clone(), document);
+        self.entries.push(Entry {
+            id,
+            title: title.to_string(),
+        });
     }
 
     pub fn len(&self) -> usize {
@@ -175,10 +186,8 @@ impl Batch {
         settings: &IdentitySettings,
     ) -> IdentityReport {
         let summary = SummaryFeatures::new(summary);
-        let own = match self.entries.iter().find(|e| &e.id == id) {
-            Some(entry) => std::borrow::Cow::Borrowed(&entry.features),
-            None => std::borrow::Cow::Owned(SourceFeatures::new(title, abstract_text)),
-        };
+        // The batch keeps only term ids; the paper's own figures and name come from its text.
+        let own = SourceFeatures::new(title, abstract_text);
         let fit = Fit::measure(&summary, &own);
         let named = own
             .name
@@ -201,6 +210,9 @@ impl Batch {
         }
     }
 
+    /// Fails when another abstract covers the summary by `contrast_margin` more than its own. Only
+    /// abstracts that could reach that bar are evaluated, so a passing verdict reports a ceiling on
+    /// the others rather than the runner-up.
     fn contrast(
         &self,
         summary: &SummaryFeatures,
@@ -208,43 +220,48 @@ impl Batch {
         own: &Fit,
         settings: &IdentitySettings,
     ) -> Verdict {
-        let best = self
-            .entries
-            .iter()
-            .filter(|e| &e.id != id)
-            .map(|e| (Fit::measure(summary, &e.features).coverage, e))
-            .max_by(|a, b| a.0.total_cmp(&b.0));
-        let Some((best_cov, other)) = best else {
+        let exclude = self.positions.get(id).copied();
+        let others = self.entries.len() - usize::from(exclude.is_some());
+        if others == 0 {
             return Verdict {
                 check: "contrast",
                 score: 0.0,
                 passed: true,
                 detail: "no other abstract in the batch to compare with".to_string(),
             };
-        };
-        let lead = own.coverage - best_cov;
-        let passed = lead > -settings.contrast_margin;
-        let detail = if passed {
-            format!(
-                "fits its own abstract best or close to it ({}% vs {}% for {})",
-                pct(own.coverage),
-                pct(best_cov),
-                other.id
-            )
-        } else {
-            format!(
-                "describes {}: {} ({}% of its terms found there vs {}% in this paper's title and abstract)",
-                other.id,
-                other.title,
-                pct(best_cov),
-                pct(own.coverage)
-            )
-        };
+        }
+        let query = self.index.query(summary);
+        let bar = own.coverage + settings.contrast_margin;
+        let search = self.index.best_fit(&query, exclude, bar);
+        if let Some((document, best_cov)) = search.best {
+            if own.coverage - best_cov <= -settings.contrast_margin {
+                let other = &self.entries[document];
+                return Verdict {
+                    check: "contrast",
+                    score: own.coverage - best_cov,
+                    passed: false,
+                    detail: format!(
+                        "describes {}: {} ({}% of its terms found there vs {}% in this paper's title and abstract)",
+                        other.id,
+                        other.title,
+                        pct(best_cov),
+                        pct(own.coverage)
+                    ),
+                };
+            }
+        }
+        let ceiling = search.best.map_or(search.others_at_most, |(_, cov)| {
+            cov.max(search.others_at_most)
+        });
         Verdict {
             check: "contrast",
-            score: lead,
-            passed,
-            detail,
+            score: own.coverage - ceiling,
+            passed: true,
+            detail: format!(
+                "fits its own abstract best or close to it ({}%; none of the {others} other abstracts in the batch reaches {}%)",
+                pct(own.coverage),
+                pct(bar)
+            ),
         }
     }
 }
@@ -274,7 +291,7 @@ impl Fit {
             }
         }
         Fit {
-            coverage: matched / (summary.total_weight + COVERAGE_PRIOR),
+            coverage: matched / summary.coverage_denominator(),
             specific,
             unsupported,
         }

@@ -106,7 +106,7 @@ fn summary_of_another_paper_is_flagged_even_when_its_paper_is_not_in_the_batch()
     );
     assert_eq!(
         failed(&report),
-        ["anchors", "figures", "identity", "generic"]
+        ["anchors", "support", "figures", "identity", "generic"]
     );
 }
 

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use paper_digest::checks::identity::{
-    evaluate, prepare, EvalReport, IdentitySettings, Label, LabelledPair, Summary,
+    evaluate, evaluate_written_from, prepare, EvalReport, IdentitySettings, Label, LabelledPair,
+    Summary, WrittenFrom,
 };
 use paper_digest::paper::{ArxivId, Paper, Sections};
 use serde_json::Value;
@@ -251,6 +252,13 @@ fn hf_papers(path: &std::path::Path) -> Vec<Paper> {
 #[test]
 fn published_digests_flags_are_listed() {
     let Some(dir) = shared_data() else { return };
+    for written_from in [WrittenFrom::Abstract, WrittenFrom::FullText] {
+        println!("summaries written from: {written_from}");
+        list_digest_flags(&dir, written_from);
+    }
+}
+
+fn list_digest_flags(dir: &std::path::Path, written_from: WrittenFrom) {
     let settings = settings();
     let mut digests: Vec<PathBuf> = std::fs::read_dir(dir.join("digests"))
         .expect("digests folder")
@@ -280,7 +288,7 @@ fn published_digests_flags_are_listed() {
                 continue;
             };
             checked += 1;
-            let report = batch.check(&sections, paper, &settings);
+            let report = batch.check_written_from(&sections, paper, written_from, &settings);
             if std::env::var_os("IDENTITY_EVAL_LIST").is_some() {
                 let anchors = report.verdicts.iter().find(|v| v.check == "anchors");
                 println!(
@@ -299,4 +307,25 @@ fn published_digests_flags_are_listed() {
     }
     println!("digests: {checked} checked, {flagged} flagged, {unmatched} unmatched");
     assert!(checked > 0, "no digest entry matched an HF abstract");
+}
+
+/// The arxivbot set as `bench/arxivbot_pairs.py` writes it, through `evaluate_written_from` in both
+/// modes, printed as `eval-checks` prints it (hard negatives included).
+#[test]
+fn arxivbot_hard_negatives_are_reported() {
+    let Some(dir) = shared_data() else { return };
+    let rows = arxivbot_rows(&dir);
+    for written_from in [WrittenFrom::Abstract, WrittenFrom::FullText] {
+        let report = evaluate_written_from(
+            labelled_set(&rows, true).into_iter(),
+            written_from,
+            &settings(),
+        );
+        println!(
+            "{}",
+            report.to_text(std::env::var_os("IDENTITY_EVAL_LIST").is_some())
+        );
+        assert!(report.nearest_neighbour.negatives > 3000, "{report:?}");
+        assert!(report.paper_absent.negatives > 3000, "{report:?}");
+    }
 }

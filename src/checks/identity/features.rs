@@ -214,12 +214,12 @@ fn add_term(out: &mut Extracted, part: &str, surface: &str) {
         .or_insert_with(|| surface.to_string());
 }
 
-fn is_hangul(c: char) -> bool {
+pub(crate) fn is_hangul(c: char) -> bool {
     ('\u{AC00}'..='\u{D7A3}').contains(&c)
 }
 
 /// English keys of the Hangul words in `text`, each with the Hangul word it came from.
-fn hangul_keys(text: &str) -> Vec<(String, String)> {
+pub(crate) fn hangul_keys(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for word in text
         .split(|c: char| !is_hangul(c))
@@ -248,6 +248,44 @@ pub(crate) struct SummaryFeatures {
     pub total_weight: f64,
     /// The summary as lower-case letters and digits only, for finding a name like `MaskLLM`.
     pub squashed: String,
+    /// The coined name the summary repeats most: usually the work it describes.
+    pub focus: Option<Focus>,
+}
+
+/// A coined name (`MaskLLM`, `GPT-4o`, `RAG`) and how often the summary writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Focus {
+    pub name: String,
+    pub mentions: usize,
+}
+
+/// A name someone coined rather than an English word: capitals after the first letter or digits.
+fn is_coined(token: &str) -> bool {
+    let mut chars = token.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && token.len() >= 2
+        && chars.any(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// The most repeated coined name (the first written, on a tie).
+fn focus(summary: &str) -> Option<Focus> {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for token in latin_tokens(summary).filter(|t| is_coined(t)) {
+        match counts.iter_mut().find(|(name, _)| *name == token) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((token, 1)),
+        }
+    }
+    let mut best: Option<(&str, usize)> = None;
+    for (name, count) in counts {
+        if best.is_none_or(|(_, top)| count > top) {
+            best = Some((name, count));
+        }
+    }
+    best.map(|(name, mentions)| Focus {
+        name: name.to_string(),
+        mentions,
+    })
 }
 
 impl SummaryFeatures {
@@ -277,6 +315,7 @@ impl SummaryFeatures {
             terms,
             figures,
             squashed: squash(summary),
+            focus: focus(summary),
         }
     }
 }
@@ -290,6 +329,7 @@ impl SummaryFeatures {
             terms,
             figures: Vec::new(),
             squashed: String::new(),
+            focus: None,
         }
     }
 
@@ -306,16 +346,29 @@ pub(crate) struct SourceFeatures {
     pub figures: HashSet<String>,
     /// The name the title gives the work (`MaskLLM` in `MaskLLM: Learnable ...`), if any.
     pub name: Option<String>,
+    /// The title's own terms (a summary of the paper echoes its key ones).
+    pub title_terms: HashSet<String>,
+    /// Title and abstract as lower-case letters and digits only, for finding a coined name.
+    pub squashed: String,
 }
 
 impl SourceFeatures {
     pub fn new(title: &str, abstract_text: &str) -> Self {
-        let extracted = english_keys(&format!("{title}\n{abstract_text}"));
+        let text = format!("{title}\n{abstract_text}");
+        let extracted = english_keys(&text);
         SourceFeatures {
             terms: extracted.terms.into_keys().collect(),
             figures: extracted.figures.into_keys().collect(),
             name: work_name(title),
+            title_terms: english_keys(title).terms.into_keys().collect(),
+            squashed: squash(&text),
         }
+    }
+
+    /// Whether the title or abstract writes `name` (however hyphenated or cased).
+    pub fn mentions(&self, name: &str) -> bool {
+        let squashed = squash(name);
+        !squashed.is_empty() && self.squashed.contains(&squashed)
     }
 }
 

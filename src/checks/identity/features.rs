@@ -382,7 +382,7 @@ pub(crate) fn squash(text: &str) -> String {
 
 /// The work's own name when the title leads with one: `Lotus: ...`, `MInference 1.0: ...`.
 /// A leading phrase of ordinary words (`Breaking Boundaries: ...`) is not a name.
-fn work_name(title: &str) -> Option<String> {
+pub(crate) fn work_name(title: &str) -> Option<String> {
     let (head, _) = title.split_once(':')?;
     // `Molmo and PixMo: ...` names two works; the first is the one summaries lead with.
     let head = head.split(" and ").next().unwrap_or(head).trim();

@@ -16,21 +16,24 @@
 
 mod eval;
 mod features;
+mod full_text;
 mod index;
 mod support;
+
+pub use full_text::{check_full_text, FULL_TEXT_CHECK};
 
 pub use eval::{
     evaluate, evaluate_written_from, read_jsonl, CheckCounts, EvalInputError, EvalReport,
     FlaggedPair, HardNegatives, Label, LabelledPair, Summary,
 };
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::checks::Reason;
 use crate::paper::{ArxivId, Paper, Sections};
-use features::{names_work, SourceFeatures, SummaryFeatures};
+use features::{names_work, squash, stem, work_name, SourceFeatures, SummaryFeatures};
 use index::TermIndex;
 use support::{Support, MIN_SUPPORT_WHEN_NAMES_DISAGREE};
 
@@ -320,7 +323,7 @@ impl Batch {
                 anchors(&fit, settings),
                 support::verdict(&support),
                 figures(&summary, &own, figures_suspect, settings),
-                identity(&summary, &own, named, &support),
+                identity(&summary, &own, &support),
                 self.contrast(&summary, &left_out, &fit, settings),
                 generic(&summary, &own, &fit, unvouched, settings),
             ],
@@ -372,8 +375,9 @@ impl Batch {
 
 impl Batch {
     /// The failing contrast verdict: `document` fits the summary better than its own paper. It is
-    /// named only when it supports the summary on its own terms (it would pass the anchors and
-    /// support checks as the summary's paper); otherwise the summary fits none of the batch's papers.
+    /// named only when it supports the summary on its own terms (it would pass the anchors, support
+    /// and identity checks as the summary's paper); otherwise the summary fits none of the batch's
+    /// papers.
     fn better_fit(
         &self,
         summary: &SummaryFeatures,
@@ -390,7 +394,14 @@ impl Batch {
             title_terms.keys().map(String::as_str),
             coverage,
         );
-        let detail = if support.passes() && coverage >= settings.min_anchor_coverage {
+        let terms: HashSet<&str> = self.index.terms_of(document).collect();
+        let disagreements =
+            name_disagreements(summary, work_name(&other.title).as_deref(), |name| {
+                terms.contains(stem(&squash(name)).as_str())
+            });
+        let supports = support.score >= support_needed(&disagreements)
+            && coverage >= settings.min_anchor_coverage;
+        let detail = if supports {
             format!(
                 "describes {}: {} ({}% of its terms found there vs {}% in this paper's title and abstract; support {:.2} there)",
                 other.id,
@@ -401,11 +412,12 @@ impl Batch {
             )
         } else {
             format!(
-                "fits none of the batch's papers: this paper's title and abstract hold {}% of its terms and the closest other abstract {}%, which does not support it on its own terms either (support {:.2} there, minimum {:.2})",
+                "fits none of the batch's papers: this paper's title and abstract hold {}% of its terms and the closest other abstract {}%, which does not support it on its own terms either (support {:.2} there, minimum {:.2}{})",
                 pct(own.coverage),
                 pct(coverage),
                 support.score,
-                support::MIN_SUPPORT
+                support_needed(&disagreements),
+                if disagreements.is_empty() { "" } else { " when names disagree" }
             )
         };
         Verdict {
@@ -424,6 +436,8 @@ struct Fit {
     specific: Vec<String>,
     /// Unsupported terms, rarest first (surface forms as written in the summary).
     unsupported: Vec<String>,
+    /// The unsupported ones at least [`SPECIFIC_WEIGHT`] rare.
+    unsupported_specific: Vec<String>,
 }
 
 impl Fit {
@@ -431,6 +445,7 @@ impl Fit {
         let mut matched = 0.0;
         let mut specific = Vec::new();
         let mut unsupported = Vec::new();
+        let mut unsupported_specific = Vec::new();
         for (key, surface, weight) in &summary.terms {
             if source.terms.contains(key) {
                 matched += weight;
@@ -439,12 +454,16 @@ impl Fit {
                 }
             } else {
                 unsupported.push(surface.clone());
+                if *weight >= SPECIFIC_WEIGHT {
+                    unsupported_specific.push(surface.clone());
+                }
             }
         }
         Fit {
             coverage: matched / summary.coverage_denominator(),
             specific,
             unsupported,
+            unsupported_specific,
         }
     }
 }
@@ -530,16 +549,15 @@ fn figures(
     }
 }
 
-/// Fails when the names disagree (the title's work is never named, or the coined name the summary
-/// repeats is nowhere in the title and abstract) and the support is not strong enough to outweigh it.
-fn identity(
+/// What the names say against this paper being the summary's: the work its title names is never
+/// named, or the coined name the summary repeats (its subject) is nowhere in the title and abstract.
+fn name_disagreements(
     summary: &SummaryFeatures,
-    source: &SourceFeatures,
-    named: bool,
-    support: &Support,
-) -> Verdict {
+    title_name: Option<&str>,
+    source_mentions: impl Fn(&str) -> bool,
+) -> Vec<String> {
     let mut disagreements = Vec::new();
-    if let Some(name) = source.name.as_ref().filter(|_| !named) {
+    if let Some(name) = title_name.filter(|name| !names_work(name, &summary.squashed)) {
         disagreements.push(format!(
             "the title names the work {name:?} but the summary never does"
         ));
@@ -547,13 +565,30 @@ fn identity(
     if let Some(focus) = summary
         .focus
         .as_ref()
-        .filter(|f| f.mentions >= 2 && !source.mentions(&f.name))
+        .filter(|f| f.mentions >= 2 && !source_mentions(&f.name))
     {
         disagreements.push(format!(
             "the summary is about {:?} ({} mentions), which the title and abstract never name",
             focus.name, focus.mentions
         ));
     }
+    disagreements
+}
+
+/// The support a paper needs before it may be taken for the summary's.
+fn support_needed(disagreements: &[String]) -> f64 {
+    if disagreements.is_empty() {
+        support::MIN_SUPPORT
+    } else {
+        MIN_SUPPORT_WHEN_NAMES_DISAGREE
+    }
+}
+
+/// Fails when the names disagree and the support is not strong enough to outweigh it.
+fn identity(summary: &SummaryFeatures, source: &SourceFeatures, support: &Support) -> Verdict {
+    let disagreements = name_disagreements(summary, source.name.as_deref(), |name| {
+        source.mentions(name)
+    });
     let passed = disagreements.is_empty() || support.score >= MIN_SUPPORT_WHEN_NAMES_DISAGREE;
     let detail = if disagreements.is_empty() {
         match &source.name {

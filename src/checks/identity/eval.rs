@@ -1,13 +1,14 @@
 //! Measuring the identity checks on labelled pairs (for `eval-checks`): a summary with the abstract it
 //! was written from (`match`) or with another paper's abstract (`mismatch`), grouped into batches.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::BufRead;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::features::{english_keys, weight, SourceFeatures};
+use super::features::{english_keys, weight, SourceFeatures, SummaryFeatures};
+use super::support::hangul_credited;
 use super::{Batch, IdentityReport, IdentitySettings, Source, WrittenFrom};
 use crate::paper::{ArxivId, Sections};
 
@@ -164,6 +165,19 @@ pub struct HardNegatives {
     pub by_check: BTreeMap<String, CheckCounts>,
 }
 
+/// Title and abstract words that count toward the support (not among the commonest) credited because
+/// the summary writes them in Hangul, outside the loanword table: on true pairs they are what the matching is for; on swapped pairs they are false matches
+/// (unless both papers use the word).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HangulSpellings {
+    pub on_matches: usize,
+    pub matches_with_any: usize,
+    pub on_mismatches: usize,
+    pub mismatches_with_any: usize,
+    /// The first few words credited on swapped pairs, as `word ← summary word`, for reading.
+    pub mismatch_examples: Vec<String>,
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct EvalReport {
     /// What the summaries were written from (decides which checks may flag on their own).
@@ -191,6 +205,7 @@ pub struct EvalReport {
     /// Each `match` summary against the most similar other abstract of its batch (IDF-weighted
     /// cosine of their terms), its real paper left out of the batch: the hardest swap of the day.
     pub nearest_neighbour: HardNegatives,
+    pub hangul_spellings: HangulSpellings,
     pub summaries_per_second: f64,
     pub flagged_matches: Vec<FlaggedPair>,
 }
@@ -257,6 +272,22 @@ impl EvalReport {
                     counts.flags, counts.sole
                 ));
             }
+        }
+        let spellings = &self.hangul_spellings;
+        text.push_str(&format!(
+            "Hangul spellings credited: {} words in {} of {} true pairs; {} words in {} of {} swapped pairs (false matches unless both papers use the word)\n",
+            spellings.on_matches,
+            spellings.matches_with_any,
+            self.true_negatives + self.false_positives,
+            spellings.on_mismatches,
+            spellings.mismatches_with_any,
+            self.true_positives + self.false_negatives,
+        ));
+        if show_errors && !spellings.mismatch_examples.is_empty() {
+            text.push_str(&format!(
+                "  credited on swapped pairs: {}\n",
+                spellings.mismatch_examples.join(", ")
+            ));
         }
         if show_errors {
             text.push_str("flagged true pairs:\n");
@@ -396,6 +427,7 @@ pub fn evaluate_written_from(
         written_from,
         settings,
     );
+    report.hangul_spellings = hangul_spellings(&pairs, &texts);
     report.nearest_neighbour = hard_negatives(
         &batches,
         &nearest_neighbour_cases(&pairs, &texts),
@@ -449,6 +481,37 @@ fn count(report: &mut EvalReport, pair: &LabelledPair, text: &str, result: &Iden
         report.low_english_matches += 1;
         report.low_english_false_positives += usize::from(flagged);
     }
+}
+
+/// How many source words each pair credits through Hangul spellings alone.
+fn hangul_spellings(pairs: &[LabelledPair], texts: &[String]) -> HangulSpellings {
+    const EXAMPLES: usize = 20;
+    let mut out = HangulSpellings::default();
+    for (pair, text) in pairs.iter().zip(texts) {
+        let summary = SummaryFeatures::new(text);
+        let source = SourceFeatures::new(&pair.title, &pair.abstract_text);
+        let said: HashSet<&str> = summary.terms.iter().map(|t| t.0.as_str()).collect();
+        let credited: Vec<&str> = hangul_credited(&summary, &source, &said)
+            .into_iter()
+            .map(|(_, word)| word)
+            .collect();
+        match pair.label {
+            Label::Match => {
+                out.on_matches += credited.len();
+                out.matches_with_any += usize::from(!credited.is_empty());
+            }
+            Label::Mismatch => {
+                out.on_mismatches += credited.len();
+                out.mismatches_with_any += usize::from(!credited.is_empty());
+                for word in credited {
+                    if out.mismatch_examples.len() < EXAMPLES {
+                        out.mismatch_examples.push(word.to_string());
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 fn hard_negatives(

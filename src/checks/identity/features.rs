@@ -10,6 +10,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
+use super::translit::HangulKeys;
+
 /// Stems are cut to this many characters: a cheap stemmer that makes `generation`, `generative` and
 /// `generate` meet, at the price of a few harmless collisions.
 const STEM_LEN: usize = 7;
@@ -250,6 +252,8 @@ pub(crate) struct SummaryFeatures {
     pub squashed: String,
     /// The coined name the summary repeats most: usually the work it describes.
     pub focus: Option<Focus>,
+    /// Its Hangul words as sound keys, to find Latin names written in Hangul.
+    pub hangul: HangulKeys,
 }
 
 /// A coined name (`MaskLLM`, `GPT-4o`, `RAG`) and how often the summary writes it.
@@ -316,6 +320,7 @@ impl SummaryFeatures {
             figures,
             squashed: squash(summary),
             focus: focus(summary),
+            hangul: HangulKeys::new(summary),
         }
     }
 }
@@ -330,6 +335,7 @@ impl SummaryFeatures {
             figures: Vec::new(),
             squashed: String::new(),
             focus: None,
+            hangul: HangulKeys::default(),
         }
     }
 
@@ -350,6 +356,8 @@ pub(crate) struct SourceFeatures {
     pub title_terms: HashSet<String>,
     /// Title and abstract as lower-case letters and digits only, for finding a coined name.
     pub squashed: String,
+    /// The alphabetic words behind each key, for finding them written in Hangul.
+    pub words: HashMap<String, Vec<String>>,
 }
 
 impl SourceFeatures {
@@ -362,6 +370,7 @@ impl SourceFeatures {
             name: work_name(title),
             title_terms: english_keys(title).terms.into_keys().collect(),
             squashed: squash(&text),
+            words: words_by_key(&text),
         }
     }
 
@@ -370,6 +379,33 @@ impl SourceFeatures {
         let squashed = squash(name);
         !squashed.is_empty() && self.squashed.contains(&squashed)
     }
+}
+
+/// Alphabetic words of three letters or more (stopwords aside), grouped by the key they make.
+fn words_by_key(text: &str) -> HashMap<String, Vec<String>> {
+    let mut words: HashMap<String, Vec<String>> = HashMap::new();
+    for part in latin_tokens(text).flat_map(|t| t.split(['.', ',', '-'])) {
+        let word_like = part.len() >= 3 && part.bytes().all(|b| b.is_ascii_alphabetic());
+        if word_like && !STOP.contains(part.to_ascii_lowercase().as_str()) {
+            let spellings = words.entry(stem(part)).or_default();
+            if !spellings.iter().any(|w| w.eq_ignore_ascii_case(part)) {
+                spellings.push(part.to_string());
+            }
+        }
+    }
+    words
+}
+
+/// Whether the summary names the work, in Latin script or written in Hangul (`아야` for `Aya 23`).
+pub(crate) fn summary_names(name: &str, summary: &SummaryFeatures) -> bool {
+    names_work(name, &summary.squashed) || summary.hangul.writes(name_base(name))
+}
+
+/// The name before a version or a second word: `Aya` in `Aya 23`, `ANAH` in `ANAH-v2`.
+fn name_base(name: &str) -> &str {
+    name.split(|c: char| c.is_ascii_digit() || c == ' ' || c == '-')
+        .next()
+        .unwrap_or(name)
 }
 
 /// Lower-case letters and digits only: `Mask-LLM`, `MaskLLM` and `maskllm` all become `maskllm`.
@@ -469,5 +505,27 @@ mod tests {
         assert_eq!(work_name("No colon here"), None);
         assert!(names_work("ANAH-v2", &squash("ANAH 프레임워크는")));
         assert!(!names_work("Lotus", &squash("새로운 모델")));
+    }
+
+    #[test]
+    fn a_name_written_in_hangul_names_the_work() {
+        assert!(summary_names(
+            "Aya 23",
+            &SummaryFeatures::new("아야 23은 다국어 모델입니다")
+        ));
+        assert!(!summary_names(
+            "Aya 23",
+            &SummaryFeatures::new("새로운 다국어 모델입니다")
+        ));
+    }
+
+    #[test]
+    fn the_focus_is_the_coined_name_repeated_most() {
+        let summary = SummaryFeatures::new(
+            "MaskLLM은 희소성을 배웁니다. LLaMA-2에서 MaskLLM은 GPT-4o보다 낫습니다.",
+        );
+        let focus = summary.focus.unwrap();
+        assert_eq!((focus.name.as_str(), focus.mentions), ("MaskLLM", 2));
+        assert_eq!(SummaryFeatures::new("새로운 방법을 제안합니다").focus, None);
     }
 }

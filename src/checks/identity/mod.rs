@@ -19,12 +19,13 @@ mod features;
 mod full_text;
 mod index;
 mod support;
+mod translit;
 
 pub use full_text::{check_full_text, FULL_TEXT_CHECK};
 
 pub use eval::{
     evaluate, evaluate_written_from, read_jsonl, CheckCounts, EvalInputError, EvalReport,
-    FlaggedPair, HardNegatives, Label, LabelledPair, Summary,
+    FlaggedPair, HangulSpellings, HardNegatives, Label, LabelledPair, Summary,
 };
 
 use std::collections::{HashMap, HashSet};
@@ -33,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checks::Reason;
 use crate::paper::{ArxivId, Paper, Sections};
-use features::{names_work, squash, stem, work_name, SourceFeatures, SummaryFeatures};
+use features::{squash, stem, summary_names, work_name, SourceFeatures, SummaryFeatures};
 use index::TermIndex;
 use support::{Support, MIN_SUPPORT_WHEN_NAMES_DISAGREE};
 
@@ -298,7 +299,7 @@ impl Batch {
         let named = own
             .name
             .as_deref()
-            .is_some_and(|name| names_work(name, &summary.squashed));
+            .is_some_and(|name| summary_names(name, &summary));
         let unvouched = match written_from {
             // Naming the work or a solid share of supported terms vouches for generic wording.
             WrittenFrom::Abstract => fit.coverage < settings.corroborate_below && !named,
@@ -557,7 +558,7 @@ fn name_disagreements(
     source_mentions: impl Fn(&str) -> bool,
 ) -> Vec<String> {
     let mut disagreements = Vec::new();
-    if let Some(name) = title_name.filter(|name| !names_work(name, &summary.squashed)) {
+    if let Some(name) = title_name.filter(|name| !summary_names(name, summary)) {
         disagreements.push(format!(
             "the title names the work {name:?} but the summary never does"
         ));

@@ -47,16 +47,22 @@ pub(crate) struct Support {
 
 impl Support {
     /// `coverage` is the summary's coverage by this source (as `Fit::measure` gives it).
+    /// The source's words the summary writes in Hangul count as said.
     pub fn measure(summary: &SummaryFeatures, source: &SourceFeatures, coverage: f64) -> Support {
-        Support::of_terms(
-            summary,
+        let mut said: HashSet<&str> = summary.terms.iter().map(|t| t.0.as_str()).collect();
+        for (key, _) in hangul_credited(summary, source, &said) {
+            said.insert(key);
+        }
+        Support::from_said(
+            &said,
             source.terms.iter().map(String::as_str),
             source.title_terms.iter().map(String::as_str),
             coverage,
         )
     }
 
-    /// The same measure from a source's terms and title terms given directly.
+    /// The same measure from a source's terms and title terms given directly (without their
+    /// words, so without Hangul spellings).
     pub fn of_terms<'a>(
         summary: &SummaryFeatures,
         terms: impl Iterator<Item = &'a str>,
@@ -64,9 +70,18 @@ impl Support {
         coverage: f64,
     ) -> Support {
         let said: HashSet<&str> = summary.terms.iter().map(|t| t.0.as_str()).collect();
-        let title_recall = recall(&said, title_terms, KEY_TITLE_WEIGHT, TITLE_PRIOR);
+        Support::from_said(&said, terms, title_terms, coverage)
+    }
+
+    fn from_said<'a>(
+        said: &HashSet<&str>,
+        terms: impl Iterator<Item = &'a str>,
+        title_terms: impl Iterator<Item = &'a str>,
+        coverage: f64,
+    ) -> Support {
+        let title_recall = recall(said, title_terms, KEY_TITLE_WEIGHT, TITLE_PRIOR);
         let abstract_recall =
-            recall(&said, terms, SPECIFIC_ABSTRACT_WEIGHT, ABSTRACT_PRIOR).unwrap_or(0.0);
+            recall(said, terms, SPECIFIC_ABSTRACT_WEIGHT, ABSTRACT_PRIOR).unwrap_or(0.0);
         let score = coverage
             + TITLE_RECALL_WEIGHT * title_recall.unwrap_or(NEUTRAL_TITLE_RECALL)
             + ABSTRACT_RECALL_WEIGHT * abstract_recall;
@@ -94,6 +109,30 @@ impl Support {
             pct(self.abstract_recall)
         )
     }
+}
+
+/// The source's keys that count toward a recall and that the summary says only in Hangul spelling
+/// (`라마` for `Llama`), with the source word spelled.
+pub(crate) fn hangul_credited<'a>(
+    summary: &SummaryFeatures,
+    source: &'a SourceFeatures,
+    said: &HashSet<&str>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut credited: Vec<(&str, &str)> = source
+        .words
+        .iter()
+        .filter(|(key, _)| {
+            !said.contains(key.as_str())
+                && source.terms.contains(*key)
+                && weight(key) >= KEY_TITLE_WEIGHT
+        })
+        .filter_map(|(key, words)| {
+            let word = words.iter().find(|w| summary.hangul.writes(w))?;
+            Some((key.as_str(), word.as_str()))
+        })
+        .collect();
+    credited.sort_unstable();
+    credited
 }
 
 /// Weighted share of the terms at least `min_weight` rare that the summary says; `None` when none is.

@@ -358,6 +358,9 @@ pub(crate) struct SourceFeatures {
     pub squashed: String,
     /// The alphabetic words behind each key, for finding them written in Hangul.
     pub words: HashMap<String, Vec<String>>,
+    /// The first letter of every word in order (`multiple-choice question answering` → `mcqa`), for
+    /// finding an acronym the abstract spells out.
+    pub initials: String,
 }
 
 impl SourceFeatures {
@@ -371,13 +374,17 @@ impl SourceFeatures {
             title_terms: english_keys(title).terms.into_keys().collect(),
             squashed: squash(&text),
             words: words_by_key(&text),
+            initials: initials(&text),
         }
     }
 
-    /// Whether the title or abstract writes `name` (however hyphenated or cased).
+    /// Whether the title or abstract writes `name` (however hyphenated or cased), or spells out an
+    /// acronym of three letters or more (`MCQA`).
     pub fn mentions(&self, name: &str) -> bool {
         let squashed = squash(name);
-        !squashed.is_empty() && self.squashed.contains(&squashed)
+        let acronym = (3..=6).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_uppercase());
+        !squashed.is_empty()
+            && (self.squashed.contains(&squashed) || (acronym && self.initials.contains(&squashed)))
     }
 }
 
@@ -394,6 +401,16 @@ fn words_by_key(text: &str) -> HashMap<String, Vec<String>> {
         }
     }
     words
+}
+
+/// The first letter of every Latin word part, lower-cased.
+fn initials(text: &str) -> String {
+    latin_tokens(text)
+        .flat_map(|t| t.split(['.', ',', '-']))
+        .filter_map(|part| part.chars().next())
+        .filter(char::is_ascii_alphabetic)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
 /// Whether the summary names the work, in Latin script or written in Hangul (`아야` for `Aya 23`).
@@ -505,6 +522,14 @@ mod tests {
         assert_eq!(work_name("No colon here"), None);
         assert!(names_work("ANAH-v2", &squash("ANAH 프레임워크는")));
         assert!(!names_work("Lotus", &squash("새로운 모델")));
+    }
+
+    #[test]
+    fn an_acronym_spelled_out_is_mentioned() {
+        let source = SourceFeatures::new("T", "benchmarks of multiple-choice question answering");
+        assert!(source.mentions("MCQA"));
+        assert!(!source.mentions("MCQ-A2"));
+        assert!(!source.mentions("RAG"));
     }
 
     #[test]

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use paper_digest::checks::identity::{
-    evaluate, evaluate_written_from, prepare, EvalReport, IdentitySettings, Label, LabelledPair,
-    Summary, WrittenFrom,
+    evaluate_written_from, prepare, EvalReport, IdentitySettings, Label, LabelledPair, Summary,
+    WrittenFrom,
 };
 use paper_digest::paper::{ArxivId, Paper, Sections};
 use serde_json::Value;

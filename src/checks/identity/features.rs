@@ -169,51 +169,136 @@ fn is_numeric(token: &str) -> bool {
             .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b',' | b'%'))
 }
 
-/// Keys and figures of English text (also used for the Latin-script part of a summary).
-pub(crate) fn english_keys(text: &str) -> Extracted {
-    let mut out = Extracted::default();
-    let mut words = HashSet::new();
+/// What one pass over English text reports, token by token.
+trait Sink {
+    fn figure(&mut self, raw: &str);
+    /// Every non-numeric part of a token (`Transformer` and `based` in `Transformer-based`).
+    fn part(&mut self, part: &str);
+    /// A part, or the joined parts of a hyphenated token, that may be a term (stopwords included).
+    fn term(&mut self, part: &str, token: &str);
+}
+
+/// Splits text into figures, parts and candidate terms, the same way for sources and summaries.
+fn scan(text: &str, sink: &mut impl Sink) {
     for token in latin_tokens(text) {
         if is_numeric(token) {
-            add_figure(&mut out, token);
+            sink.figure(token);
             continue;
         }
         let bare = token.trim_end_matches('%');
         let parts: Vec<&str> = bare.split(['.', ',', '-']).collect();
         for part in &parts {
             if part.bytes().all(|b| b.is_ascii_digit()) {
-                add_figure(&mut out, part);
+                sink.figure(part);
             } else {
-                add_term(&mut out, part, token);
-                if part.bytes().any(|b| b.is_ascii_alphabetic()) && part.len() >= 2 {
-                    words.insert(part.to_ascii_lowercase());
-                }
+                sink.part(part);
+                sink.term(part, token);
             }
         }
         if parts.len() > 1 {
-            add_term(&mut out, &parts.concat(), token);
+            sink.term(&parts.concat(), token);
         }
     }
-    out.english_words = words.len();
-    out
 }
 
-fn add_figure(out: &mut Extracted, raw: &str) {
+/// The key a term part makes, or `None` for a stopword or a single letter.
+fn term_key(part: &str) -> Option<String> {
+    (part.len() >= 2 && !STOP.contains(part.to_ascii_lowercase().as_str())).then(|| stem(part))
+}
+
+/// Keys and figures of English text (also used for the Latin-script part of a summary).
+pub(crate) fn english_keys(text: &str) -> Extracted {
+    let mut out = ExtractedSink::default();
+    scan(text, &mut out);
+    out.extracted.english_words = out.words.len();
+    out.extracted
+}
+
+#[derive(Default)]
+struct ExtractedSink {
+    extracted: Extracted,
+    words: HashSet<String>,
+}
+
+impl Sink for ExtractedSink {
+    fn figure(&mut self, raw: &str) {
+        if let Some(normalized) = figure_key(raw) {
+            self.extracted
+                .figures
+                .entry(normalized)
+                .or_insert_with(|| raw.to_string());
+        }
+    }
+
+    fn part(&mut self, part: &str) {
+        if part.bytes().any(|b| b.is_ascii_alphabetic()) && part.len() >= 2 {
+            self.words.insert(part.to_ascii_lowercase());
+        }
+    }
+
+    fn term(&mut self, part: &str, token: &str) {
+        if let Some(key) = term_key(part) {
+            self.extracted
+                .terms
+                .entry(key)
+                .or_insert_with(|| token.to_string());
+        }
+    }
+}
+
+fn figure_key(raw: &str) -> Option<String> {
     let normalized = normalize_number(raw);
-    if is_figure(&normalized) {
-        out.figures
-            .entry(normalized)
-            .or_insert_with(|| raw.to_string());
+    is_figure(&normalized).then_some(normalized)
+}
+
+#[derive(Default)]
+struct TermsSink(HashSet<String>);
+
+impl Sink for TermsSink {
+    fn figure(&mut self, _raw: &str) {}
+
+    fn part(&mut self, _part: &str) {}
+
+    fn term(&mut self, part: &str, _token: &str) {
+        if let Some(key) = term_key(part) {
+            self.0.insert(key);
+        }
     }
 }
 
-fn add_term(out: &mut Extracted, part: &str, surface: &str) {
-    if part.len() < 2 || STOP.contains(part.to_ascii_lowercase().as_str()) {
-        return;
+/// What a source's text offers, gathered in one pass (no surface forms: a source is only looked up).
+#[derive(Default)]
+struct SourceSink {
+    terms: HashSet<String>,
+    figures: HashSet<String>,
+    words: HashMap<String, Vec<String>>,
+    initials: String,
+}
+
+impl Sink for SourceSink {
+    fn figure(&mut self, raw: &str) {
+        if let Some(normalized) = figure_key(raw) {
+            self.figures.insert(normalized);
+        }
     }
-    out.terms
-        .entry(stem(part))
-        .or_insert_with(|| surface.to_string());
+
+    fn part(&mut self, part: &str) {
+        if let Some(first) = part.chars().next().filter(char::is_ascii_alphabetic) {
+            self.initials.push(first.to_ascii_lowercase());
+        }
+    }
+
+    fn term(&mut self, part: &str, _token: &str) {
+        let Some(key) = term_key(part) else { return };
+        // Alphabetic words of three letters or more, for finding them written in Hangul.
+        if part.len() >= 3 && part.bytes().all(|b| b.is_ascii_alphabetic()) {
+            let spellings = self.words.entry(key.clone()).or_default();
+            if !spellings.iter().any(|w| w.eq_ignore_ascii_case(part)) {
+                spellings.push(part.to_string());
+            }
+        }
+        self.terms.insert(key);
+    }
 }
 
 pub(crate) fn is_hangul(c: char) -> bool {
@@ -366,16 +451,26 @@ pub(crate) struct SourceFeatures {
 impl SourceFeatures {
     pub fn new(title: &str, abstract_text: &str) -> Self {
         let text = format!("{title}\n{abstract_text}");
-        let extracted = english_keys(&text);
+        let mut sink = SourceSink::default();
+        scan(&text, &mut sink);
         SourceFeatures {
-            terms: extracted.terms.into_keys().collect(),
-            figures: extracted.figures.into_keys().collect(),
+            terms: sink.terms,
+            figures: sink.figures,
             name: work_name(title),
             title_terms: english_keys(title).terms.into_keys().collect(),
             squashed: squash(&text),
-            words: words_by_key(&text),
-            initials: initials(&text),
+            words: sink.words,
+            initials: sink.initials,
         }
+    }
+
+    /// Only the keys of a title and abstract, for the batch index (the rest is needed only for the
+    /// paper a summary is checked against).
+    pub fn terms_of(title: &str, abstract_text: &str) -> HashSet<String> {
+        let mut sink = TermsSink::default();
+        scan(title, &mut sink);
+        scan(abstract_text, &mut sink);
+        sink.0
     }
 
     /// Whether the title or abstract writes `name` (however hyphenated or cased), or spells out an
@@ -386,31 +481,6 @@ impl SourceFeatures {
         !squashed.is_empty()
             && (self.squashed.contains(&squashed) || (acronym && self.initials.contains(&squashed)))
     }
-}
-
-/// Alphabetic words of three letters or more (stopwords aside), grouped by the key they make.
-fn words_by_key(text: &str) -> HashMap<String, Vec<String>> {
-    let mut words: HashMap<String, Vec<String>> = HashMap::new();
-    for part in latin_tokens(text).flat_map(|t| t.split(['.', ',', '-'])) {
-        let word_like = part.len() >= 3 && part.bytes().all(|b| b.is_ascii_alphabetic());
-        if word_like && !STOP.contains(part.to_ascii_lowercase().as_str()) {
-            let spellings = words.entry(stem(part)).or_default();
-            if !spellings.iter().any(|w| w.eq_ignore_ascii_case(part)) {
-                spellings.push(part.to_string());
-            }
-        }
-    }
-    words
-}
-
-/// The first letter of every Latin word part, lower-cased.
-fn initials(text: &str) -> String {
-    latin_tokens(text)
-        .flat_map(|t| t.split(['.', ',', '-']))
-        .filter_map(|part| part.chars().next())
-        .filter(char::is_ascii_alphabetic)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
 }
 
 /// Whether the summary names the work, in Latin script or written in Hangul (`아야` for `Aya 23`).

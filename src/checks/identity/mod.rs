@@ -202,7 +202,7 @@ impl Batch {
         if self.positions.contains_key(&id) {
             return;
         }
-        let terms = SourceFeatures::new(title, abstract_text).terms;
+        let terms = SourceFeatures::terms_of(title, abstract_text);
         let Some(document) = self.index.add(terms) else {
             tracing::warn!(%id, "identity batch is full; this abstract is left out of the contrast");
             return;

@@ -118,7 +118,7 @@ pub(crate) fn hangul_credited<'a>(
     source: &'a SourceFeatures,
     said: &HashSet<&str>,
 ) -> Vec<(&'a str, &'a str)> {
-    let mut credited: Vec<(&str, &str)> = source
+    let candidates: Vec<(&str, &str)> = source
         .words
         .iter()
         .filter(|(key, _)| {
@@ -126,12 +126,18 @@ pub(crate) fn hangul_credited<'a>(
                 && source.terms.contains(*key)
                 && weight(key) >= KEY_TITLE_WEIGHT
         })
-        .filter_map(|(key, words)| {
-            let word = words.iter().find(|w| summary.hangul.writes(w))?;
-            Some((key.as_str(), word.as_str()))
-        })
+        .flat_map(|(key, words)| words.iter().map(move |w| (key.as_str(), w.as_str())))
         .collect();
+    let written = summary
+        .hangul
+        .written(candidates.iter().map(|(_, word)| *word));
+    let mut credited: Vec<(&str, &str)> = candidates
+        .into_iter()
+        .filter(|(_, word)| written.contains(word))
+        .collect();
+    // One word per key, the same one on every run.
     credited.sort_unstable();
+    credited.dedup_by(|a, b| a.0 == b.0);
     credited
 }
 

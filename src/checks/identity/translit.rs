@@ -14,7 +14,7 @@
 //! Matching runs one way only: a title or abstract word found written in Hangul in the summary. It
 //! adds to what the summary is credited with saying, never to what it claims.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Skeletons shorter than this match ordinary Korean words by chance.
 const MIN_SKELETON: usize = 5;
@@ -49,43 +49,72 @@ const FINAL_SPELLING: [&str; 28] = [
     "t", "t", "ng", "t", "t", "k", "t", "p", "t",
 ];
 
-/// The keys of every Hangul word of a summary, and of the word less a particle or ending.
+/// The Hangul words of a summary, looked up against Latin words on demand (a summary is compared with
+/// a few dozen source words, so their keys are computed rather than every Hangul prefix's).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct HangulKeys {
-    skeletons: HashSet<String>,
-    spellings: HashSet<String>,
+    /// Words of two syllables or more.
+    words: Vec<Vec<char>>,
 }
 
 impl HangulKeys {
     pub fn new(text: &str) -> Self {
-        let mut keys = HangulKeys::default();
-        for word in text
+        let words = text
             .split(|c: char| !is_syllable(c))
-            .filter(|w| w.chars().count() >= 2)
-        {
-            let syllables: Vec<char> = word.chars().collect();
-            let shortest = syllables.len().saturating_sub(MAX_SUFFIX_SYLLABLES).max(2);
-            for len in shortest..=syllables.len() {
-                let stem = &syllables[..len];
-                keys.skeletons.insert(hangul_skeleton(stem));
-                keys.spellings.insert(hangul_spelling(stem));
-            }
-        }
-        keys
+            .map(|w| w.chars().collect::<Vec<char>>())
+            .filter(|w| w.len() >= 2)
+            .collect();
+        HangulKeys { words }
     }
 
     /// Whether the summary writes the Latin `word` in Hangul.
     pub fn writes(&self, word: &str) -> bool {
-        let lower = word.to_ascii_lowercase();
-        if !lower.bytes().all(|b| b.is_ascii_alphabetic()) {
-            return false;
+        !self.written([word]).is_empty()
+    }
+
+    /// The Latin words (of `latin`) the summary writes in Hangul: a word or the word less a particle
+    /// or ending (`라마와` → `라마`) has the same key.
+    pub fn written<'a>(&self, latin: impl IntoIterator<Item = &'a str>) -> HashSet<&'a str> {
+        let mut by_skeleton: HashMap<String, Vec<&str>> = HashMap::new();
+        let mut by_spelling: HashMap<String, Vec<&str>> = HashMap::new();
+        for word in latin {
+            if !word.bytes().all(|b| b.is_ascii_alphabetic()) {
+                continue;
+            }
+            let lower = word.to_ascii_lowercase();
+            let skeleton = latin_skeleton(&lower);
+            if skeleton.len() >= MIN_SKELETON {
+                by_skeleton.entry(skeleton).or_default().push(word);
+            }
+            let spelling = collapse_doubles(&lower);
+            if SPELLING_LEN.contains(&spelling.len()) {
+                by_spelling.entry(spelling).or_default().push(word);
+            }
         }
-        let skeleton = latin_skeleton(&lower);
-        if skeleton.len() >= MIN_SKELETON && self.skeletons.contains(&skeleton) {
-            return true;
+        let mut found = HashSet::new();
+        if by_skeleton.is_empty() && by_spelling.is_empty() {
+            return found;
         }
-        let spelling = collapse_doubles(&lower);
-        SPELLING_LEN.contains(&spelling.len()) && self.spellings.contains(&spelling)
+        let mut key = String::new();
+        for syllables in &self.words {
+            let shortest = syllables.len().saturating_sub(MAX_SUFFIX_SYLLABLES).max(2);
+            for len in shortest..=syllables.len() {
+                let stem = &syllables[..len];
+                if !by_skeleton.is_empty() {
+                    hangul_skeleton(stem, &mut key);
+                    if let Some(words) = by_skeleton.get(key.as_str()) {
+                        found.extend(words.iter().copied());
+                    }
+                }
+                if !by_spelling.is_empty() {
+                    hangul_spelling(stem, &mut key);
+                    if let Some(words) = by_spelling.get(key.as_str()) {
+                        found.extend(words.iter().copied());
+                    }
+                }
+            }
+        }
+        found
     }
 }
 
@@ -103,23 +132,31 @@ fn jamo(c: char) -> Option<(usize, usize, usize)> {
     Some((offset / (21 * 28), (offset / 28) % 21, offset % 28))
 }
 
-fn hangul_skeleton(syllables: &[char]) -> String {
-    let mut out = String::new();
+/// The skeleton of `syllables`, written into `out` (reused between calls).
+fn hangul_skeleton(syllables: &[char], out: &mut String) {
+    out.clear();
     for (initial, _, last) in syllables.iter().filter_map(|c| jamo(*c)) {
-        push_class(&mut out, INITIAL_CLASS[initial]);
-        push_class(&mut out, FINAL_CLASS[last]);
+        push_class(out, INITIAL_CLASS[initial]);
+        push_class(out, FINAL_CLASS[last]);
     }
-    out
 }
 
-fn hangul_spelling(syllables: &[char]) -> String {
-    let mut out = String::new();
+/// The plain spelling of `syllables`, doubled letters collapsed, written into `out`.
+fn hangul_spelling(syllables: &[char], out: &mut String) {
+    out.clear();
     for (initial, vowel, last) in syllables.iter().filter_map(|c| jamo(*c)) {
-        out.push_str(INITIAL_SPELLING[initial]);
-        out.push_str(VOWEL_SPELLING[vowel]);
-        out.push_str(FINAL_SPELLING[last]);
+        for part in [
+            INITIAL_SPELLING[initial],
+            VOWEL_SPELLING[vowel],
+            FINAL_SPELLING[last],
+        ] {
+            for c in part.chars() {
+                if !out.ends_with(c) {
+                    out.push(c);
+                }
+            }
+        }
     }
-    collapse_doubles(&out)
 }
 
 /// Appends a sound class unless it repeats the last one (Korean writes `ss`, `ll` once or twice).
@@ -217,12 +254,12 @@ mod tests {
 
     #[test]
     fn skeletons_follow_loanword_spelling() {
+        let mut key = String::new();
         assert_eq!(latin_skeleton("transformer"), "TLNSPM");
-        assert_eq!(
-            hangul_skeleton(&"트랜스포머".chars().collect::<Vec<_>>()),
-            "TLNSPM"
-        );
+        hangul_skeleton(&"트랜스포머".chars().collect::<Vec<_>>(), &mut key);
+        assert_eq!(key, "TLNSPM");
         assert_eq!(latin_skeleton("learning"), "LN");
-        assert_eq!(hangul_spelling(&"라마".chars().collect::<Vec<_>>()), "lama");
+        hangul_spelling(&"라마".chars().collect::<Vec<_>>(), &mut key);
+        assert_eq!(key, "lama");
     }
 }

@@ -160,6 +160,8 @@ pub struct CheckCounts {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct HardNegatives {
     pub negatives: usize,
+    /// Summaries left without a negative of this kind (nearest neighbours: batch too large).
+    pub skipped: usize,
     pub flagged: usize,
     pub recall: f64,
     pub by_check: BTreeMap<String, CheckCounts>,
@@ -266,6 +268,12 @@ impl EvalReport {
                 hard.flagged,
                 hard.negatives
             ));
+            if hard.skipped > 0 {
+                text.push_str(&format!(
+                    "  ({} summaries in batches over {MAX_NEAREST_NEIGHBOUR_BATCH} papers have none)\n",
+                    hard.skipped
+                ));
+            }
             for (check, counts) in &hard.by_check {
                 text.push_str(&format!(
                     "  {check}: {} (alone: {})\n",
@@ -428,12 +436,9 @@ pub fn evaluate_written_from(
         settings,
     );
     report.hangul_spellings = hangul_spellings(&pairs, &texts);
-    report.nearest_neighbour = hard_negatives(
-        &batches,
-        &nearest_neighbour_cases(&pairs, &texts),
-        written_from,
-        settings,
-    );
+    let (cases, skipped) = nearest_neighbour_cases(&pairs, &texts);
+    report.nearest_neighbour = hard_negatives(&batches, &cases, written_from, settings);
+    report.nearest_neighbour.skipped = skipped;
     report
 }
 
@@ -571,16 +576,32 @@ fn paper_absent_cases<'a>(pairs: &'a [LabelledPair], texts: &'a [String]) -> Vec
 
 /// For every `match` pair with a batch, its summary against the batch's other `match` abstract most
 /// similar to its own.
-fn nearest_neighbour_cases<'a>(pairs: &'a [LabelledPair], texts: &'a [String]) -> Vec<Case<'a>> {
+/// Batches with more papers than this get no nearest-neighbour negatives: the search compares every
+/// pair of abstracts (day-sized batches have tens).
+const MAX_NEAREST_NEIGHBOUR_BATCH: usize = 2_000;
+
+/// The cases, and how many `match` summaries were left without one (their batch too large).
+fn nearest_neighbour_cases<'a>(
+    pairs: &'a [LabelledPair],
+    texts: &'a [String],
+) -> (Vec<Case<'a>>, usize) {
     let mut by_batch: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut seen: HashSet<(&str, &ArxivId)> = HashSet::new();
     for (i, pair) in pairs.iter().enumerate() {
         if let (Label::Match, Some(key)) = (pair.label, &pair.batch) {
-            let list = by_batch.entry(key).or_default();
-            if list.iter().all(|&j| pairs[j].arxiv_id != pair.arxiv_id) {
-                list.push(i);
+            if seen.insert((key, &pair.arxiv_id)) {
+                by_batch.entry(key).or_default().push(i);
             }
         }
     }
+    let mut skipped = 0;
+    by_batch.retain(|_, members| {
+        let small = members.len() <= MAX_NEAREST_NEIGHBOUR_BATCH;
+        if !small {
+            skipped += members.len();
+        }
+        small
+    });
     let vectors: HashMap<usize, TermVector> = by_batch
         .values()
         .flatten()
@@ -608,7 +629,7 @@ fn nearest_neighbour_cases<'a>(pairs: &'a [LabelledPair], texts: &'a [String]) -
             });
         }
     }
-    cases
+    (cases, skipped)
 }
 
 /// An abstract's terms weighted by rarity, for finding its nearest neighbour.

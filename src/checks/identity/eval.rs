@@ -665,3 +665,54 @@ impl TermVector {
         dot / (self.norm * other.norm)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEV_PAIRS: &str = include_str!("../../../tests/fixtures/identity/dev_pairs.jsonl");
+
+    fn dev_pairs() -> Vec<LabelledPair> {
+        read_jsonl(std::io::BufReader::new(DEV_PAIRS.as_bytes()))
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn hard_negatives_come_from_the_files_own_abstracts() {
+        let report = evaluate_written_from(
+            dev_pairs().into_iter(),
+            WrittenFrom::FullText,
+            &IdentitySettings::default(),
+        );
+        // Each of the eight batched summaries against its nearest neighbour, real paper left out.
+        assert_eq!(report.nearest_neighbour.negatives, 8);
+        assert_eq!(report.nearest_neighbour.skipped, 0);
+        // Each batched swap with its summary's real paper left out of the batch.
+        assert_eq!(report.paper_absent.negatives, 8);
+        assert_eq!(report.nearest_neighbour.flagged, 8, "{report:#?}");
+        let sole: usize = report
+            .nearest_neighbour
+            .by_check
+            .values()
+            .map(|c| c.sole)
+            .sum();
+        assert!(sole <= report.nearest_neighbour.flagged);
+    }
+
+    #[test]
+    fn the_text_report_states_the_hard_figures_and_what_the_summaries_were_written_from() {
+        let report = evaluate(dev_pairs().into_iter(), &IdentitySettings::default());
+        let text = report.to_text(true);
+        for line in [
+            "summaries written from: abstract",
+            "recall on real paper absent from the batch: 100.00% (8 of 8)",
+            "recall on nearest-neighbour swaps, real paper absent: 100.00% (8 of 8)",
+            "Hangul spellings credited: ",
+            "flagged true pairs:",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from:\n{text}");
+        }
+        assert!(text.contains("  support: 0 / "), "{text}");
+    }
+}

@@ -4,8 +4,9 @@
 # every summary is contrasted with N abstracts. Runs `paper-digest eval-checks` (release) and prints,
 # per size, medians over runs of: the checking time per summary (1 / the summaries/s it reports, which
 # times the checks alone, batch preparation included: wall time, so it suffers from a loaded machine),
-# the CPU time (user+sys) of the whole command per pair (reading the JSONL included, steadier under
-# load), and the peak RSS.
+# the CPU time (user+sys) of the whole command per pair (reading the JSONL and building the hard
+# negatives included: nearest neighbours are searched among every pair of abstracts of batches up to
+# 2,000 papers, so N=1,000 pays ~0.6 ms a pair for that and larger sizes do not), and the peak RSS.
 # Prints figures only; target: the cost per summary stays flat from 1,000 to 10,000 papers.
 #
 #   bench/identity_scaling.sh

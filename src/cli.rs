@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::checks::identity::{UnknownWrittenFrom, WrittenFrom};
 use crate::logging::LogFormat;
 use crate::source::SourceKind;
 
@@ -75,6 +76,15 @@ pub struct LintArgs {
     #[arg(long)]
     pub fetch: bool,
 
+    /// What the digests were written from: abstract or full-text (default: lint.written_from).
+    #[arg(long, value_name = "FROM", value_parser = parse_written_from)]
+    pub written_from: Option<WrittenFrom>,
+
+    /// Check each flagged entry again against its paper's full text (arXiv's HTML rendering,
+    /// fetched politely and cached in the store); an entry the full text supports passes.
+    #[arg(long)]
+    pub fetch_full_text: bool,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = LintFormat::Text)]
     pub format: LintFormat,
@@ -96,6 +106,10 @@ pub struct EvalChecksArgs {
     /// Also print every misclassified pair.
     #[arg(long)]
     pub show_errors: bool,
+
+    /// What the summaries were written from: abstract (the default) or full-text.
+    #[arg(long, value_name = "FROM", value_parser = parse_written_from, default_value = "abstract")]
+    pub written_from: WrittenFrom,
 }
 
 #[derive(Debug, Args)]
@@ -190,6 +204,10 @@ pub struct ReportArgs {
 pub enum ReportFormat {
     Markdown,
     Json,
+}
+
+fn parse_written_from(text: &str) -> Result<WrittenFrom, String> {
+    text.parse().map_err(|e: UnknownWrittenFrom| e.to_string())
 }
 
 fn parse_date(text: &str) -> Result<NaiveDate, String> {

@@ -1,6 +1,7 @@
 //! `lint <DIGEST.md>...`: audit digests already published, entry by entry, against the papers'
-//! abstracts with the same shape and identity checks a run applies. Uses the digest parser, the
-//! checks, the store (read only, when it exists) and the fetch stage (with `--fetch`); no model.
+//! abstracts with the same shape, links and identity checks a run applies. Uses the digest parser,
+//! the checks, the store (read only for abstracts; the full-text cache) and the fetch stage (with
+//! `--fetch` or `--fetch-full-text`); no model.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{CommandError, Context, ExitStatus};
-use crate::checks::identity::{self, Batch, IdentitySettings};
+use crate::checks::identity::{self, Batch, IdentityReport, IdentitySettings, WrittenFrom};
 use crate::checks::links;
 use crate::checks::shape::{self, ShapeLimits};
 use crate::checks::Reason;
@@ -18,7 +19,11 @@ use crate::pipeline::fetch::{FetchError, Fetcher};
 use crate::render::digest::{self, ParsedEntry};
 use crate::settings::Settings;
 use crate::source;
-use crate::store::Store;
+use crate::source::arxiv::html::{ArxivHtmlClient, Rendering};
+use crate::store::{CachedFullText, Store};
+
+/// A missing rendering is asked for again after this long (arXiv converts papers late, or again).
+const RETRY_MISSING_AFTER_DAYS: i64 = 7;
 
 pub(super) async fn lint(
     settings: &Settings,
@@ -30,6 +35,49 @@ pub(super) async fn lint(
         .iter()
         .map(|path| read_digest(path))
         .collect::<Result<Vec<_>, _>>()?;
+    let papers = abstracts(settings, &args, &digests, &ctx).await?;
+    let options = Options {
+        limits: &settings.summarize.shape,
+        identity: &settings.summarize.identity,
+        written_from: args.written_from.unwrap_or(settings.lint_written_from),
+    };
+    let mut checked: Vec<Checked> = digests
+        .iter()
+        .flat_map(|digest| check_digest(digest, &papers, &options))
+        .collect();
+    if args.fetch_full_text {
+        // The cache lives in the store, which is created for it when missing.
+        let store = Store::open(&settings.database)?;
+        let client = Fetcher::new(&settings.source, ctx.shutdown.clone())?.full_texts()?;
+        for entry in checked.iter_mut().filter(|c| c.needs_full_text()) {
+            let cached = full_text(&store, &client, &entry.report.id).await?;
+            entry.ground(&cached);
+        }
+    }
+    let reports: Vec<EntryReport> = checked.into_iter().map(|c| c.report).collect();
+    match args.format {
+        LintFormat::Text => ctx.out.write_all(render_text(&reports).as_bytes())?,
+        LintFormat::Json => {
+            let json = serde_json::to_string_pretty(&reports)
+                .map_err(|e| CommandError::Usage(format!("cannot encode the lint results: {e}")))?;
+            writeln!(ctx.out, "{json}")?;
+        }
+    }
+    Ok(if all_ok(&reports) {
+        ExitStatus::Success
+    } else {
+        ExitStatus::NotAllPublished
+    })
+}
+
+/// The abstracts of the digests' entries: from `--papers` files, then the store (read only when it
+/// exists: this never creates one), then arXiv with `--fetch`.
+async fn abstracts(
+    settings: &Settings,
+    args: &LintArgs,
+    digests: &[Digest],
+    ctx: &Context<'_>,
+) -> Result<HashMap<ArxivId, Paper>, CommandError> {
     let mut papers: HashMap<ArxivId, Paper> = HashMap::new();
     for path in &args.papers {
         for paper in source::file::load(path).map_err(FetchError::Input)? {
@@ -43,7 +91,6 @@ pub(super) async fn lint(
         .collect();
     missing.sort();
     missing.dedup();
-    // The store is read only when it exists: lint never creates one.
     if !missing.is_empty() && settings.database.exists() {
         let store = Store::open(&settings.database)?;
         for id in &missing {
@@ -59,24 +106,34 @@ pub(super) async fn lint(
             papers.insert(paper.id.clone(), paper);
         }
     }
-    let limits = &settings.summarize.shape;
-    let reports: Vec<_> = digests
-        .iter()
-        .flat_map(|digest| check_digest(digest, &papers, limits, &settings.summarize.identity))
-        .collect();
-    match args.format {
-        LintFormat::Text => ctx.out.write_all(render_text(&reports).as_bytes())?,
-        LintFormat::Json => {
-            let json = serde_json::to_string_pretty(&reports)
-                .map_err(|e| CommandError::Usage(format!("cannot encode the lint results: {e}")))?;
-            writeln!(ctx.out, "{json}")?;
-        }
+    Ok(papers)
+}
+
+/// The paper's full text from the cache, or from arXiv (then cached).
+async fn full_text(
+    store: &Store,
+    client: &ArxivHtmlClient,
+    id: &ArxivId,
+) -> Result<CachedFullText, CommandError> {
+    let max_age = chrono::Duration::days(RETRY_MISSING_AFTER_DAYS);
+    if let Some(cached) = store.full_text(id, max_age)? {
+        return Ok(cached);
     }
-    Ok(if all_ok(&reports) {
-        ExitStatus::Success
-    } else {
-        ExitStatus::NotAllPublished
-    })
+    let fetched = client.fetch(id).await.map_err(FetchError::Source)?;
+    let cached = match fetched {
+        Rendering::Found { url, full_text } => CachedFullText {
+            url,
+            found: true,
+            text: full_text.text(),
+        },
+        Rendering::Missing { url, why } => CachedFullText {
+            url,
+            found: false,
+            text: why,
+        },
+    };
+    store.save_full_text(id, &cached)?;
+    Ok(cached)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +176,9 @@ pub struct EntryReport {
     pub title: String,
     pub verdict: EntryStatus,
     pub reasons: Vec<Reason>,
+    /// Why a flagged entry passed after all (its paper's full text supports it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Reason>,
 }
 
 /// A digest read from disk, its entries parsed.
@@ -143,76 +203,130 @@ pub fn read_digest(path: &Path) -> Result<Digest, LintError> {
     })
 }
 
+/// How entries are checked.
+pub struct Options<'a> {
+    pub limits: &'a ShapeLimits,
+    pub identity: &'a IdentitySettings,
+    pub written_from: WrittenFrom,
+}
+
+/// One entry's report, with what a full-text re-check of it needs.
+pub struct Checked<'a> {
+    pub report: EntryReport,
+    paper: Option<&'a Paper>,
+    entry: &'a ParsedEntry,
+    /// Shape and links reasons: the full text cannot change them.
+    fixed: Vec<Reason>,
+    identity: Option<IdentityReport>,
+}
+
+impl Checked<'_> {
+    /// Flagged by the identity checks, which the paper's full text may overrule.
+    fn needs_full_text(&self) -> bool {
+        self.report.verdict == EntryStatus::Flag
+            && self.identity.as_ref().is_some_and(|r| !r.passed())
+    }
+
+    /// Checks the entry again against `full_text`; an entry its own full text supports passes, and
+    /// the reason says so.
+    fn ground(&mut self, full_text: &CachedFullText) {
+        let (Some(paper), Some(sections), Some(report)) = (
+            self.paper,
+            self.entry.known_sections(),
+            self.identity.take(),
+        ) else {
+            return;
+        };
+        let report = if full_text.found {
+            let verdict =
+                identity::check_full_text(&sections.joined(), &paper.title, &full_text.text);
+            if verdict.passed {
+                self.report.notes.push(Reason::new(
+                    identity::FULL_TEXT_CHECK,
+                    format!("{} ({})", verdict.detail, full_text.url),
+                ));
+            }
+            report.with_full_text(verdict)
+        } else {
+            let mut reasons = report.reasons();
+            reasons.push(Reason::new(
+                identity::FULL_TEXT_CHECK,
+                format!("no full text to check against: {}", full_text.text),
+            ));
+            self.set_reasons(reasons);
+            return;
+        };
+        self.set_reasons(report.reasons());
+        self.identity = Some(report);
+    }
+
+    fn set_reasons(&mut self, identity_reasons: Vec<Reason>) {
+        let mut reasons = self.fixed.clone();
+        reasons.extend(identity_reasons);
+        self.report.verdict = if reasons.is_empty() {
+            EntryStatus::Ok
+        } else {
+            EntryStatus::Flag
+        };
+        self.report.reasons = reasons;
+    }
+}
+
 /// Checks every entry of `digest` against `papers` (abstracts by ID). The identity checks contrast
 /// each entry with every abstract known for the digest's day.
-pub fn check_digest(
-    digest: &Digest,
-    papers: &HashMap<ArxivId, Paper>,
-    limits: &ShapeLimits,
-    identity: &IdentitySettings,
-) -> Vec<EntryReport> {
-    let batch: Vec<Paper> = digest
+pub fn check_digest<'a>(
+    digest: &'a Digest,
+    papers: &'a HashMap<ArxivId, Paper>,
+    options: &Options<'_>,
+) -> Vec<Checked<'a>> {
+    let batch_papers: Vec<Paper> = digest
         .entries
         .iter()
         .filter_map(|entry| papers.get(&entry.id).cloned())
         .collect();
-    let checker = Checker {
-        limits,
-        identity,
-        batch: identity::prepare(&batch),
-    };
+    let batch = identity::prepare(&batch_papers);
     digest
         .entries
         .iter()
-        .map(|entry| checker.entry(digest, entry, papers.get(&entry.id)))
+        .map(|entry| check_entry(digest, entry, papers.get(&entry.id), &batch, options))
         .collect()
 }
 
-/// What one digest's entries are checked with.
-struct Checker<'a> {
-    limits: &'a ShapeLimits,
-    identity: &'a IdentitySettings,
-    /// The abstracts of the digest's day, for the contrast check.
-    batch: Batch,
-}
-
-impl Checker<'_> {
-    fn entry(&self, digest: &Digest, entry: &ParsedEntry, paper: Option<&Paper>) -> EntryReport {
-        let (verdict, reasons) = match paper {
-        None => (
-            EntryStatus::Unmatched,
-            vec![Reason::new(
-                "unmatched",
-                format!(
-                    "no abstract for {}: give --papers FILE with that day's papers, a --db that has it, or --fetch",
-                    entry.id
-                ),
-            )],
-        ),
-        Some(paper) => {
-            let reasons = self.reasons(entry, paper);
-            let verdict = if reasons.is_empty() {
-                EntryStatus::Ok
-            } else {
-                EntryStatus::Flag
-            };
-            (verdict, reasons)
-        }
-    };
-        EntryReport {
+fn check_entry<'a>(
+    digest: &Digest,
+    entry: &'a ParsedEntry,
+    paper: Option<&'a Paper>,
+    batch: &Batch,
+    options: &Options<'_>,
+) -> Checked<'a> {
+    let mut checked = Checked {
+        report: EntryReport {
             digest: digest.path.display().to_string(),
             line: entry.line,
             id: entry.id.clone(),
             title: entry.title.clone(),
-            verdict,
-            reasons,
-        }
-    }
-
-    fn reasons(&self, entry: &ParsedEntry, paper: &Paper) -> Vec<Reason> {
-        let Some(sections) = entry.known_sections() else {
-            let titles: Vec<_> = entry.sections.iter().map(|s| s.title.as_str()).collect();
-            return vec![Reason::new(
+            verdict: EntryStatus::Unmatched,
+            reasons: Vec::new(),
+            notes: Vec::new(),
+        },
+        paper,
+        entry,
+        fixed: Vec::new(),
+        identity: None,
+    };
+    let Some(paper) = paper else {
+        checked.report.reasons = vec![Reason::new(
+            "unmatched",
+            format!(
+                "no abstract for {}: give --papers FILE with that day's papers, a --db that has it, or --fetch",
+                entry.id
+            ),
+        )];
+        return checked;
+    };
+    let Some(sections) = entry.known_sections() else {
+        let titles: Vec<_> = entry.sections.iter().map(|s| s.title.as_str()).collect();
+        checked.fixed = vec![Reason::new(
             "sections",
             format!(
                 "expected the sections What's New, Technical Details, Performance Highlights; found {}",
@@ -223,12 +337,17 @@ impl Checker<'_> {
                 }
             ),
         )];
-        };
-        let mut reasons = shape::check_sections(&sections, self.limits);
-        reasons.extend(links::check(&sections, &paper.title, &paper.abstract_text));
-        reasons.extend(self.batch.check(&sections, paper, self.identity).reasons());
-        reasons
-    }
+        checked.set_reasons(Vec::new());
+        return checked;
+    };
+    checked.fixed = shape::check_sections(&sections, options.limits);
+    checked
+        .fixed
+        .extend(links::check(&sections, &paper.title, &paper.abstract_text));
+    let report = batch.check_written_from(&sections, paper, options.written_from, options.identity);
+    checked.set_reasons(report.reasons());
+    checked.identity = Some(report);
+    checked
 }
 
 /// One line per entry, reasons indented under it, and a closing count.
@@ -245,6 +364,9 @@ pub fn render_text(reports: &[EntryReport]) -> String {
         ));
         for reason in &report.reasons {
             text.push_str(&format!("    - {}: {}\n", reason.check, reason.message));
+        }
+        for note in &report.notes {
+            text.push_str(&format!("    = {}: {}\n", note.check, note.message));
         }
     }
     let count = |status| reports.iter().filter(|r| r.verdict == status).count();

@@ -12,6 +12,7 @@ use reqwest::Url;
 
 use super::shutdown::Shutdown;
 use crate::paper::{ArxivId, Paper};
+use crate::source::arxiv::html::ArxivHtmlClient;
 use crate::source::arxiv::{ArxivClient, Lookup};
 use crate::source::hf::HfClient;
 use crate::source::{self, SourceError, SourceKind};
@@ -24,6 +25,8 @@ pub struct FetchSettings {
     pub kind: SourceKind,
     pub hf_base_url: Url,
     pub arxiv_base_url: Url,
+    /// Where arXiv's HTML renderings are (`/html/<ID>`), for checking a summary against the full text.
+    pub arxiv_html_base_url: Url,
     pub arxiv_min_interval: Duration,
     pub arxiv_page_size: usize,
     /// Categories the arXiv source lists when none are given.
@@ -144,6 +147,16 @@ impl Fetcher {
     pub async fn lookup(&self, ids: &[ArxivId]) -> Result<Lookup, FetchError> {
         let client = self.arxiv()?;
         self.retrying(|| client.lookup(ids)).await
+    }
+
+    /// A client for arXiv's HTML renderings, paced like the API (one request at a time, apart).
+    pub fn full_texts(&self) -> Result<ArxivHtmlClient, FetchError> {
+        ArxivHtmlClient::new(
+            self.settings.arxiv_html_base_url.as_str(),
+            self.settings.arxiv_min_interval,
+            self.http.clone(),
+        )
+        .map_err(FetchError::Source)
     }
 
     fn arxiv(&self) -> Result<ArxivClient, FetchError> {

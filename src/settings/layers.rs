@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::{ConfigError, Env};
+use crate::checks::identity::WrittenFrom;
 use crate::source::SourceKind;
 
 /// The defaults, compiled in so the binary runs without the repository next to it.
@@ -32,6 +33,7 @@ pub(super) struct RawConfig {
     pub run: RawRun,
     pub checks: RawChecks,
     pub render: RawRender,
+    pub lint: RawLint,
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,6 +42,7 @@ pub(super) struct RawSource {
     pub kind: SourceKind,
     pub hf_base_url: String,
     pub arxiv_base_url: String,
+    pub arxiv_html_base_url: String,
     pub arxiv_min_interval_secs: f64,
     pub arxiv_page_size: usize,
     pub categories: Vec<String>,
@@ -114,6 +117,12 @@ pub(super) struct RawJudge {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRender {
     pub include_flagged: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLint {
+    pub written_from: WrittenFrom,
 }
 
 /// Where each key that a file or a variable set came from (keys left at their default are absent).

@@ -15,7 +15,7 @@ use reqwest::Url;
 
 pub use layers::{DEFAULT_TOML, ENV_PREFIX};
 
-use crate::checks::identity::IdentitySettings;
+use crate::checks::identity::{IdentitySettings, WrittenFrom};
 use crate::checks::judge::JudgeSettings;
 use crate::checks::shape::ShapeLimits;
 use crate::model::{ApiKey, MaxTokensField, ModelSettings};
@@ -138,6 +138,8 @@ pub struct Settings {
     pub prompts_dir: Option<PathBuf>,
     /// Flagged summaries go into the digest, under a warning line.
     pub include_flagged: bool,
+    /// What the digests `lint` audits were written from.
+    pub lint_written_from: WrittenFrom,
 }
 
 impl Settings {
@@ -185,6 +187,8 @@ impl Validator<'_> {
                 kind: source.kind,
                 hf_base_url: self.url("source.hf_base_url", &source.hf_base_url)?,
                 arxiv_base_url: self.url("source.arxiv_base_url", &source.arxiv_base_url)?,
+                arxiv_html_base_url: self
+                    .url("source.arxiv_html_base_url", &source.arxiv_html_base_url)?,
                 arxiv_min_interval: self.seconds(
                     "source.arxiv_min_interval_secs",
                     source.arxiv_min_interval_secs,
@@ -248,6 +252,7 @@ impl Validator<'_> {
             out_dir: self.path("run.out_dir", &raw.run.out_dir)?,
             prompts_dir: optional_path(&raw.run.prompts_dir),
             include_flagged: raw.render.include_flagged,
+            lint_written_from: raw.lint.written_from,
         })
     }
 

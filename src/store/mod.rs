@@ -20,8 +20,8 @@ use rusqlite_migration::{Error as MigrationError, MigrationDefinitionError};
 
 use crate::paper::{ArxivId, Paper, Sections, Status, SummaryKey};
 pub use types::{
-    AttemptRecord, CurrentEntry, CurrentSummary, PaperResult, RunEnd, RunId, RunInfo, RunKind,
-    RunMeta, RunOutcome, RunReport, StatusCounts, Totals,
+    AttemptRecord, CachedFullText, CurrentEntry, CurrentSummary, PaperResult, RunEnd, RunId,
+    RunInfo, RunKind, RunMeta, RunOutcome, RunReport, StatusCounts, Totals,
 };
 
 /// How long a write waits for another process holding the file before giving up.
@@ -569,6 +569,45 @@ impl Store {
             .flatten();
         row.map(|row| self.summary_from_row(id.as_str(), row))
             .transpose()
+    }
+
+    /// The cached full text of a paper (or why arXiv had none), fetched at most `max_age_missing`
+    /// ago when it was missing; a found text does not change and is kept.
+    pub fn full_text(
+        &self,
+        id: &ArxivId,
+        max_age_missing: chrono::Duration,
+    ) -> Result<Option<CachedFullText>, StoreError> {
+        let operation = format!("reading the cached full text of {id}");
+        let oldest = (Utc::now() - max_age_missing).to_rfc3339_opts(SecondsFormat::Millis, true);
+        self.conn()
+            .query_row(
+                "SELECT url, found, text FROM full_texts
+                 WHERE paper = ?1 AND (found = 1 OR fetched_at >= ?2)",
+                params![id.as_str(), oldest],
+                |row| {
+                    Ok(CachedFullText {
+                        url: row.get(0)?,
+                        found: row.get(1)?,
+                        text: row.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.sql_error(operation))
+    }
+
+    pub fn save_full_text(&self, id: &ArxivId, cached: &CachedFullText) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO full_texts (paper, url, fetched_at, found, text)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (paper) DO UPDATE SET url = excluded.url,
+                    fetched_at = excluded.fetched_at, found = excluded.found, text = excluded.text",
+                params![id.as_str(), cached.url, now(), cached.found, cached.text],
+            )
+            .map(drop)
+            .map_err(self.sql_error(format!("caching the full text of {id}")))
     }
 
     /// The newest run, if any.

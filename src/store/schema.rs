@@ -7,8 +7,9 @@ use rusqlite_migration::{Migrations, M};
 /// Marks files created by this program (`PRAGMA application_id`), so a foreign file is refused.
 pub(crate) const APPLICATION_ID: i64 = 0x5044_4754; // "PDGT"
 
-const MIGRATION_SLICE: &[M<'static>] = &[M::up(
-    r#"
+const MIGRATION_SLICE: &[M<'static>] = &[
+    M::up(
+        r#"
 CREATE TABLE papers (
     id               TEXT PRIMARY KEY NOT NULL,  -- arXiv ID without version
     version          INTEGER,
@@ -84,7 +85,21 @@ CREATE TABLE current (
 -- Set in the same transaction as the tables, so a file is either ours and complete or untouched.
 PRAGMA application_id = 1346651988;
 "#,
-)];
+    ),
+    M::up(
+        r#"
+-- arXiv's HTML rendering of a paper, as text, for checking summaries against the full paper
+-- (`lint --fetch-full-text`); a missing rendering is kept too, with why, so it is not asked again at once.
+CREATE TABLE full_texts (
+    paper      TEXT PRIMARY KEY NOT NULL,  -- no reference: lint checks papers the store may not hold
+    url        TEXT NOT NULL,
+    fetched_at TEXT NOT NULL,
+    found      INTEGER NOT NULL CHECK (found IN (0, 1)),
+    text       TEXT NOT NULL               -- the paper's text, or why there is none
+) STRICT;
+"#,
+    ),
+];
 
 pub(crate) const MIGRATION_COUNT: usize = MIGRATION_SLICE.len();
 

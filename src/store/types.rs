@@ -209,3 +209,12 @@ pub struct Totals {
     pub cost_usd: f64,
     pub duration_ms: u64,
 }
+
+/// A paper's full text as arXiv's HTML rendering gave it, or why there was none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedFullText {
+    pub url: String,
+    pub found: bool,
+    /// The text when found; why it is missing otherwise.
+    pub text: String,
+}

@@ -220,3 +220,80 @@ async fn the_judge_is_off_by_default() {
     );
     assert_eq!(mock.judge_calls(), 0);
 }
+
+/// A summary written from the whole paper (a router module, training figures, baselines of its
+/// table) is flagged against the abstract; its own full text, fetched from a server shaped like
+/// arXiv's HTML rendering, supports it, so it passes with the reason recorded. The rendering is
+/// cached in the store: a second lint asks no server.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_summary_from_the_full_text_passes_once_its_own_full_text_is_fetched() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    let html = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/arxiv_html/2409.10001.html"),
+    )
+    .unwrap();
+    Mock::given(method("GET"))
+        .and(path("/html/2409.10001"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(html))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let digest = dir.path().join("daily_papers_ko_2024-09-23.md");
+    std::fs::write(
+        &digest,
+        "## Daily Papers (2024-09-23)\n\n\
+         ### [GlowFormer: Efficient Long-Context Attention with Learned Sparsity](https://arxiv.org/abs/2409.10001)\n\n\
+         - **What's New**: GlowFormer는 GateNet 모듈이라는 가벼운 라우터(router)로 키 블록(key block)을 고르는 학습된 블록 라우팅(learned block routing)을 제안합니다.\n\
+         - **Technical Details**: 라우터는 64 토큰 블록마다 점수를 매겨 쿼리 블록당 상위 8개 블록을 남기며, straight-through estimator와 0.01 가중치의 희소성 패널티(sparsity penalty)로 함께 학습됩니다. 1.3B 파라미터 모델을 128개의 A100 GPU에서 100K 스텝 학습했습니다.\n\
+         - **Performance Highlights**: LongBench에서 BigBird(39.7)와 Longformer보다 높은 44.8점을 기록했고, 32K 토큰에서 어텐션 메모리는 14.3GB로 밀집 어텐션(dense attention)의 38.5GB보다 훨씬 적습니다.\n\n",
+    )
+    .unwrap();
+    let mut env = env_for("http://127.0.0.1:9", dir.path());
+    env.push((
+        "PAPER_DIGEST_SOURCE__ARXIV_HTML_BASE_URL".into(),
+        server.uri(),
+    ));
+    env.push((
+        "PAPER_DIGEST_SOURCE__ARXIV_MIN_INTERVAL_SECS".into(),
+        "0".into(),
+    ));
+    let papers = fixture("hf_2024-09-23.json");
+    let lint = |extra: &[&str]| {
+        let mut args = vec![
+            "lint",
+            digest.to_str().unwrap(),
+            "--papers",
+            papers.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        run_cli(&env, &args)
+    };
+
+    let against_abstract = lint(&[]);
+    assert_eq!(
+        against_abstract.status.code(),
+        Some(1),
+        "{}",
+        text(&against_abstract.stdout)
+    );
+    for _ in 0..2 {
+        let grounded = lint(&["--fetch-full-text"]);
+        let shown = text(&grounded.stdout);
+        assert_eq!(
+            grounded.status.code(),
+            Some(0),
+            "{shown}{}",
+            text(&grounded.stderr)
+        );
+        assert!(shown.contains("\tOK\t2409.10001"), "{shown}");
+        assert!(
+            shown.contains("= full-text:"),
+            "the reason is recorded:\n{shown}"
+        );
+    }
+}

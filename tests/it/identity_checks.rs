@@ -6,7 +6,7 @@
 use std::io::BufReader;
 
 use paper_digest::checks::identity::{
-    check, evaluate, prepare, read_jsonl, IdentityReport, Label, LabelledPair, Summary,
+    check, evaluate, prepare, read_jsonl, IdentityReport, Label, LabelledPair, Summary, WrittenFrom,
 };
 use paper_digest::paper::{Paper, Sections};
 
@@ -109,7 +109,7 @@ fn summary_of_another_paper_is_flagged_even_when_its_paper_is_not_in_the_batch()
     );
     assert_eq!(
         failed(&report),
-        ["anchors", "figures", "identity", "generic"]
+        ["anchors", "support", "figures", "identity", "generic"]
     );
 }
 
@@ -224,4 +224,73 @@ fn malformed_pair_line_is_reported_with_its_number() {
     assert!(results[0].is_ok());
     let err = results[1].as_ref().unwrap_err().to_string();
     assert!(err.starts_with("labelled pairs line 3:"), "{err}");
+}
+
+/// Shaped like the invented entry of a published digest: a chemistry-GNN summary under a diffusion
+/// paper's title, on a day of unrelated papers. It stays flagged, and no reason claims it describes
+/// one of the day's other papers: it fits none of them.
+#[test]
+fn invented_entry_fits_none_of_the_days_papers() {
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("../fixtures/identity/invented_entry_day.json")).unwrap();
+    let day: Vec<Paper> = fixture["day"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| Paper {
+            id: p["id"].as_str().unwrap().parse().unwrap(),
+            version: None,
+            title: p["title"].as_str().unwrap().to_string(),
+            authors: Vec::new(),
+            abstract_text: p["abstract"].as_str().unwrap().to_string(),
+            upvotes: None,
+            thumbnail: None,
+            published: None,
+            updated: None,
+            primary_category: None,
+            categories: Vec::new(),
+        })
+        .collect();
+    let entry = &fixture["entry"];
+    let summary = &entry["summary"];
+    let sections = Sections {
+        whats_new: summary["whats_new"].as_str().unwrap().to_string(),
+        technical_details: summary["technical_details"].as_str().unwrap().to_string(),
+        performance_highlights: summary["performance_highlights"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    };
+    let paper = day
+        .iter()
+        .find(|p| p.id.as_str() == entry["arxiv_id"].as_str().unwrap())
+        .unwrap();
+    let batch = prepare(&day);
+    for written_from in [WrittenFrom::Abstract, WrittenFrom::FullText] {
+        let report = batch.check_written_from(
+            &sections,
+            paper,
+            written_from,
+            &crate::common::defaults().summarize.identity,
+        );
+        assert!(!report.passed(), "{written_from}: {report:#?}");
+        for reason in report.reasons() {
+            assert!(
+                !reason.message.contains("describes 2409.2000"),
+                "{written_from}: {reason:?}"
+            );
+        }
+    }
+    let report = batch.check_written_from(
+        &sections,
+        paper,
+        WrittenFrom::FullText,
+        &crate::common::defaults().summarize.identity,
+    );
+    let reasons: Vec<String> = report
+        .reasons()
+        .iter()
+        .map(|r| format!("{}: {}", r.check, r.message))
+        .collect();
+    insta::assert_snapshot!("invented_entry_reasons", reasons.join("\n"));
 }

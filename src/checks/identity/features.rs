@@ -10,6 +10,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
+use super::translit::HangulKeys;
+
 /// Stems are cut to this many characters: a cheap stemmer that makes `generation`, `generative` and
 /// `generate` meet, at the price of a few harmless collisions.
 const STEM_LEN: usize = 7;
@@ -167,59 +169,144 @@ fn is_numeric(token: &str) -> bool {
             .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b',' | b'%'))
 }
 
-/// Keys and figures of English text (also used for the Latin-script part of a summary).
-pub(crate) fn english_keys(text: &str) -> Extracted {
-    let mut out = Extracted::default();
-    let mut words = HashSet::new();
+/// What one pass over English text reports, token by token.
+trait Sink {
+    fn figure(&mut self, raw: &str);
+    /// Every non-numeric part of a token (`Transformer` and `based` in `Transformer-based`).
+    fn part(&mut self, part: &str);
+    /// A part, or the joined parts of a hyphenated token, that may be a term (stopwords included).
+    fn term(&mut self, part: &str, token: &str);
+}
+
+/// Splits text into figures, parts and candidate terms, the same way for sources and summaries.
+fn scan(text: &str, sink: &mut impl Sink) {
     for token in latin_tokens(text) {
         if is_numeric(token) {
-            add_figure(&mut out, token);
+            sink.figure(token);
             continue;
         }
         let bare = token.trim_end_matches('%');
         let parts: Vec<&str> = bare.split(['.', ',', '-']).collect();
         for part in &parts {
             if part.bytes().all(|b| b.is_ascii_digit()) {
-                add_figure(&mut out, part);
+                sink.figure(part);
             } else {
-                add_term(&mut out, part, token);
-                if part.bytes().any(|b| b.is_ascii_alphabetic()) && part.len() >= 2 {
-                    words.insert(part.to_ascii_lowercase());
-                }
+                sink.part(part);
+                sink.term(part, token);
             }
         }
         if parts.len() > 1 {
-            add_term(&mut out, &parts.concat(), token);
+            sink.term(&parts.concat(), token);
         }
     }
-    out.english_words = words.len();
-    out
 }
 
-fn add_figure(out: &mut Extracted, raw: &str) {
+/// The key a term part makes, or `None` for a stopword or a single letter.
+fn term_key(part: &str) -> Option<String> {
+    (part.len() >= 2 && !STOP.contains(part.to_ascii_lowercase().as_str())).then(|| stem(part))
+}
+
+/// Keys and figures of English text (also used for the Latin-script part of a summary).
+pub(crate) fn english_keys(text: &str) -> Extracted {
+    let mut out = ExtractedSink::default();
+    scan(text, &mut out);
+    out.extracted.english_words = out.words.len();
+    out.extracted
+}
+
+#[derive(Default)]
+struct ExtractedSink {
+    extracted: Extracted,
+    words: HashSet<String>,
+}
+
+impl Sink for ExtractedSink {
+    fn figure(&mut self, raw: &str) {
+        if let Some(normalized) = figure_key(raw) {
+            self.extracted
+                .figures
+                .entry(normalized)
+                .or_insert_with(|| raw.to_string());
+        }
+    }
+
+    fn part(&mut self, part: &str) {
+        if part.bytes().any(|b| b.is_ascii_alphabetic()) && part.len() >= 2 {
+            self.words.insert(part.to_ascii_lowercase());
+        }
+    }
+
+    fn term(&mut self, part: &str, token: &str) {
+        if let Some(key) = term_key(part) {
+            self.extracted
+                .terms
+                .entry(key)
+                .or_insert_with(|| token.to_string());
+        }
+    }
+}
+
+fn figure_key(raw: &str) -> Option<String> {
     let normalized = normalize_number(raw);
-    if is_figure(&normalized) {
-        out.figures
-            .entry(normalized)
-            .or_insert_with(|| raw.to_string());
+    is_figure(&normalized).then_some(normalized)
+}
+
+#[derive(Default)]
+struct TermsSink(HashSet<String>);
+
+impl Sink for TermsSink {
+    fn figure(&mut self, _raw: &str) {}
+
+    fn part(&mut self, _part: &str) {}
+
+    fn term(&mut self, part: &str, _token: &str) {
+        if let Some(key) = term_key(part) {
+            self.0.insert(key);
+        }
     }
 }
 
-fn add_term(out: &mut Extracted, part: &str, surface: &str) {
-    if part.len() < 2 || STOP.contains(part.to_ascii_lowercase().as_str()) {
-        return;
-    }
-    out.terms
-        .entry(stem(part))
-        .or_insert_with(|| surface.to_string());
+/// What a source's text offers, gathered in one pass (no surface forms: a source is only looked up).
+#[derive(Default)]
+struct SourceSink {
+    terms: HashSet<String>,
+    figures: HashSet<String>,
+    words: HashMap<String, Vec<String>>,
+    initials: String,
 }
 
-fn is_hangul(c: char) -> bool {
+impl Sink for SourceSink {
+    fn figure(&mut self, raw: &str) {
+        if let Some(normalized) = figure_key(raw) {
+            self.figures.insert(normalized);
+        }
+    }
+
+    fn part(&mut self, part: &str) {
+        if let Some(first) = part.chars().next().filter(char::is_ascii_alphabetic) {
+            self.initials.push(first.to_ascii_lowercase());
+        }
+    }
+
+    fn term(&mut self, part: &str, _token: &str) {
+        let Some(key) = term_key(part) else { return };
+        // Alphabetic words of three letters or more, for finding them written in Hangul.
+        if part.len() >= 3 && part.bytes().all(|b| b.is_ascii_alphabetic()) {
+            let spellings = self.words.entry(key.clone()).or_default();
+            if !spellings.iter().any(|w| w.eq_ignore_ascii_case(part)) {
+                spellings.push(part.to_string());
+            }
+        }
+        self.terms.insert(key);
+    }
+}
+
+pub(crate) fn is_hangul(c: char) -> bool {
     ('\u{AC00}'..='\u{D7A3}').contains(&c)
 }
 
 /// English keys of the Hangul words in `text`, each with the Hangul word it came from.
-fn hangul_keys(text: &str) -> Vec<(String, String)> {
+pub(crate) fn hangul_keys(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for word in text
         .split(|c: char| !is_hangul(c))
@@ -248,6 +335,46 @@ pub(crate) struct SummaryFeatures {
     pub total_weight: f64,
     /// The summary as lower-case letters and digits only, for finding a name like `MaskLLM`.
     pub squashed: String,
+    /// The coined name the summary repeats most: usually the work it describes.
+    pub focus: Option<Focus>,
+    /// Its Hangul words as sound keys, to find Latin names written in Hangul.
+    pub hangul: HangulKeys,
+}
+
+/// A coined name (`MaskLLM`, `GPT-4o`, `RAG`) and how often the summary writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Focus {
+    pub name: String,
+    pub mentions: usize,
+}
+
+/// A name someone coined rather than an English word: capitals after the first letter or digits.
+fn is_coined(token: &str) -> bool {
+    let mut chars = token.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && token.len() >= 2
+        && chars.any(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// The most repeated coined name (the first written, on a tie).
+fn focus(summary: &str) -> Option<Focus> {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for token in latin_tokens(summary).filter(|t| is_coined(t)) {
+        match counts.iter_mut().find(|(name, _)| *name == token) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((token, 1)),
+        }
+    }
+    let mut best: Option<(&str, usize)> = None;
+    for (name, count) in counts {
+        if best.is_none_or(|(_, top)| count > top) {
+            best = Some((name, count));
+        }
+    }
+    best.map(|(name, mentions)| Focus {
+        name: name.to_string(),
+        mentions,
+    })
 }
 
 impl SummaryFeatures {
@@ -277,6 +404,8 @@ impl SummaryFeatures {
             terms,
             figures,
             squashed: squash(summary),
+            focus: focus(summary),
+            hangul: HangulKeys::new(summary),
         }
     }
 }
@@ -290,6 +419,8 @@ impl SummaryFeatures {
             terms,
             figures: Vec::new(),
             squashed: String::new(),
+            focus: None,
+            hangul: HangulKeys::default(),
         }
     }
 
@@ -306,17 +437,62 @@ pub(crate) struct SourceFeatures {
     pub figures: HashSet<String>,
     /// The name the title gives the work (`MaskLLM` in `MaskLLM: Learnable ...`), if any.
     pub name: Option<String>,
+    /// The title's own terms (a summary of the paper echoes its key ones).
+    pub title_terms: HashSet<String>,
+    /// Title and abstract as lower-case letters and digits only, for finding a coined name.
+    pub squashed: String,
+    /// The alphabetic words behind each key, for finding them written in Hangul.
+    pub words: HashMap<String, Vec<String>>,
+    /// The first letter of every word in order (`multiple-choice question answering` → `mcqa`), for
+    /// finding an acronym the abstract spells out.
+    pub initials: String,
 }
 
 impl SourceFeatures {
     pub fn new(title: &str, abstract_text: &str) -> Self {
-        let extracted = english_keys(&format!("{title}\n{abstract_text}"));
+        let text = format!("{title}\n{abstract_text}");
+        let mut sink = SourceSink::default();
+        scan(&text, &mut sink);
         SourceFeatures {
-            terms: extracted.terms.into_keys().collect(),
-            figures: extracted.figures.into_keys().collect(),
+            terms: sink.terms,
+            figures: sink.figures,
             name: work_name(title),
+            title_terms: english_keys(title).terms.into_keys().collect(),
+            squashed: squash(&text),
+            words: sink.words,
+            initials: sink.initials,
         }
     }
+
+    /// Only the keys of a title and abstract, for the batch index (the rest is needed only for the
+    /// paper a summary is checked against).
+    pub fn terms_of(title: &str, abstract_text: &str) -> HashSet<String> {
+        let mut sink = TermsSink::default();
+        scan(title, &mut sink);
+        scan(abstract_text, &mut sink);
+        sink.0
+    }
+
+    /// Whether the title or abstract writes `name` (however hyphenated or cased), or spells out an
+    /// acronym of three letters or more (`MCQA`).
+    pub fn mentions(&self, name: &str) -> bool {
+        let squashed = squash(name);
+        let acronym = (3..=6).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_uppercase());
+        !squashed.is_empty()
+            && (self.squashed.contains(&squashed) || (acronym && self.initials.contains(&squashed)))
+    }
+}
+
+/// Whether the summary names the work, in Latin script or written in Hangul (`아야` for `Aya 23`).
+pub(crate) fn summary_names(name: &str, summary: &SummaryFeatures) -> bool {
+    names_work(name, &summary.squashed) || summary.hangul.writes(name_base(name))
+}
+
+/// The name before a version or a second word: `Aya` in `Aya 23`, `ANAH` in `ANAH-v2`.
+fn name_base(name: &str) -> &str {
+    name.split(|c: char| c.is_ascii_digit() || c == ' ' || c == '-')
+        .next()
+        .unwrap_or(name)
 }
 
 /// Lower-case letters and digits only: `Mask-LLM`, `MaskLLM` and `maskllm` all become `maskllm`.
@@ -329,7 +505,7 @@ pub(crate) fn squash(text: &str) -> String {
 
 /// The work's own name when the title leads with one: `Lotus: ...`, `MInference 1.0: ...`.
 /// A leading phrase of ordinary words (`Breaking Boundaries: ...`) is not a name.
-fn work_name(title: &str) -> Option<String> {
+pub(crate) fn work_name(title: &str) -> Option<String> {
     let (head, _) = title.split_once(':')?;
     // `Molmo and PixMo: ...` names two works; the first is the one summaries lead with.
     let head = head.split(" and ").next().unwrap_or(head).trim();
@@ -416,5 +592,35 @@ mod tests {
         assert_eq!(work_name("No colon here"), None);
         assert!(names_work("ANAH-v2", &squash("ANAH 프레임워크는")));
         assert!(!names_work("Lotus", &squash("새로운 모델")));
+    }
+
+    #[test]
+    fn an_acronym_spelled_out_is_mentioned() {
+        let source = SourceFeatures::new("T", "benchmarks of multiple-choice question answering");
+        assert!(source.mentions("MCQA"));
+        assert!(!source.mentions("MCQ-A2"));
+        assert!(!source.mentions("RAG"));
+    }
+
+    #[test]
+    fn a_name_written_in_hangul_names_the_work() {
+        assert!(summary_names(
+            "Aya 23",
+            &SummaryFeatures::new("아야 23은 다국어 모델입니다")
+        ));
+        assert!(!summary_names(
+            "Aya 23",
+            &SummaryFeatures::new("새로운 다국어 모델입니다")
+        ));
+    }
+
+    #[test]
+    fn the_focus_is_the_coined_name_repeated_most() {
+        let summary = SummaryFeatures::new(
+            "MaskLLM은 희소성을 배웁니다. LLaMA-2에서 MaskLLM은 GPT-4o보다 낫습니다.",
+        );
+        let focus = summary.focus.unwrap();
+        assert_eq!((focus.name.as_str(), focus.mentions), ("MaskLLM", 2));
+        assert_eq!(SummaryFeatures::new("새로운 방법을 제안합니다").focus, None);
     }
 }

@@ -18,6 +18,8 @@ const BOUND_SLACK: f64 = 1e-9;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TermIndex {
     vocabulary: HashMap<String, u32>,
+    /// By term id: the term (for measuring a document beyond its coverage).
+    keys: Vec<String>,
     /// By term id: the documents holding it, ascending.
     postings: Vec<Vec<u32>>,
     /// By document: its term ids, sorted.
@@ -36,7 +38,7 @@ pub(crate) struct Query<'a> {
 pub(crate) struct Search {
     /// (document, exact coverage); on equal coverage the later document of the batch.
     pub best: Option<(usize, f64)>,
-    /// No document other than `best` and the excluded one has a higher coverage than this.
+    /// No document other than `best` and the excluded ones has a higher coverage than this.
     pub others_at_most: f64,
 }
 
@@ -63,6 +65,7 @@ impl TermIndex {
             return Some(*id);
         }
         let id = u32::try_from(self.postings.len()).ok()?;
+        self.keys.push(term.clone());
         self.vocabulary.insert(term, id);
         self.postings.push(Vec::new());
         Some(id)
@@ -77,6 +80,13 @@ impl TermIndex {
         Query { summary, ids }
     }
 
+    /// The terms of `document`.
+    pub fn terms_of(&self, document: usize) -> impl Iterator<Item = &str> {
+        self.documents[document]
+            .iter()
+            .map(|id| self.keys[*id as usize].as_str())
+    }
+
     /// Coverage of `document` computed exactly as `Fit::measure` does (same terms, same order).
     pub fn coverage(&self, query: &Query, document: usize) -> f64 {
         let terms = &self.documents[document];
@@ -89,9 +99,9 @@ impl TermIndex {
         matched / query.summary.coverage_denominator()
     }
 
-    /// The best-covered document other than `exclude`, exact whenever some document reaches `bar`;
+    /// The best-covered document not in `exclude`, exact whenever some document reaches `bar`;
     /// documents that cannot reach `bar` (nor the best found so far) are never evaluated.
-    pub fn best_fit(&self, query: &Query, exclude: Option<usize>, bar: f64) -> Search {
+    pub fn best_fit(&self, query: &Query, exclude: &[usize], bar: f64) -> Search {
         let order = self.visiting_order(query);
         let denominator = query.summary.coverage_denominator();
         // remaining[k]: the coverage the terms from order[k] on can still add to an unseen document.
@@ -113,7 +123,7 @@ impl TermIndex {
                 };
             }
             for &document in &self.postings[*id as usize] {
-                if Some(document as usize) == exclude || !evaluated.insert(document) {
+                if exclude.contains(&(document as usize)) || !evaluated.insert(document) {
                     continue;
                 }
                 let coverage = self.coverage(query, document as usize);
@@ -187,13 +197,9 @@ mod tests {
     }
 
     /// Every document evaluated, the best kept as `Iterator::max_by` keeps it (the last of equals).
-    fn brute_force(
-        index: &TermIndex,
-        query: &Query,
-        exclude: Option<usize>,
-    ) -> Option<(usize, f64)> {
+    fn brute_force(index: &TermIndex, query: &Query, exclude: &[usize]) -> Option<(usize, f64)> {
         (0..index.documents.len())
-            .filter(|d| Some(*d) != exclude)
+            .filter(|d| !exclude.contains(d))
             .map(|d| (d, index.coverage(query, d)))
             .max_by(|a, b| a.1.total_cmp(&b.1))
     }
@@ -205,14 +211,14 @@ mod tests {
         fn pruned_search_agrees_with_evaluating_everything(
             documents in prop::collection::vec(prop::collection::vec(0usize..30, 0..12), 1..40),
             terms in prop::collection::btree_map(0usize..40, prop::sample::select(vec![0.5, 1.0, 2.5, 6.0]), 1..15),
-            exclude in prop::option::of(0usize..40),
+            exclude in prop::collection::vec(0usize..40, 0..3),
             bar in 0.0f64..0.8,
         ) {
             let index = index(&documents);
             let summary = summary(&terms.into_iter().collect::<Vec<_>>());
             let query = index.query(&summary);
-            let search = index.best_fit(&query, exclude, bar);
-            let expected = brute_force(&index, &query, exclude);
+            let search = index.best_fit(&query, &exclude, bar);
+            let expected = brute_force(&index, &query, &exclude);
             match expected {
                 Some((_, cov)) if cov >= bar => prop_assert_eq!(search.best, expected),
                 Some((document, cov)) => {
@@ -235,7 +241,7 @@ mod tests {
         let index = index(&documents);
         let summary = summary(&[(1, 6.0), (2, 0.5)]);
         let query = index.query(&summary);
-        let search = index.best_fit(&query, None, 0.5);
+        let search = index.best_fit(&query, &[], 0.5);
         assert_eq!(search.best.map(|(d, _)| d), Some(0));
         // The common term alone cannot lift any other document to the best's coverage.
         assert!(search.others_at_most < search.best.map_or(0.0, |(_, c)| c));
@@ -246,7 +252,7 @@ mod tests {
         let index = index(&[vec![1, 2], vec![2]]);
         let summary = summary(&[(1, 6.0), (2, 0.5)]);
         let query = index.query(&summary);
-        let search = index.best_fit(&query, Some(0), 0.0);
+        let search = index.best_fit(&query, &[0], 0.0);
         assert_eq!(search.best.map(|(d, _)| d), Some(1));
     }
 }

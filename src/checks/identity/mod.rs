@@ -16,20 +16,27 @@
 
 mod eval;
 mod features;
+mod full_text;
 mod index;
+mod support;
+mod translit;
+
+pub use full_text::{check_full_text, FULL_TEXT_CHECK};
 
 pub use eval::{
-    evaluate, read_jsonl, EvalInputError, EvalReport, FlaggedPair, Label, LabelledPair, Summary,
+    evaluate, evaluate_written_from, read_jsonl, CheckCounts, EvalInputError, EvalReport,
+    FlaggedPair, HangulSpellings, HardNegatives, Label, LabelledPair, Summary,
 };
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::checks::Reason;
 use crate::paper::{ArxivId, Paper, Sections};
-use features::{names_work, SourceFeatures, SummaryFeatures};
+use features::{squash, stem, summary_names, work_name, SourceFeatures, SummaryFeatures};
 use index::TermIndex;
+use support::{Support, MIN_SUPPORT_WHEN_NAMES_DISAGREE};
 
 /// Thresholds of the identity checks (config section `[checks.identity]`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -47,6 +54,60 @@ pub struct IdentitySettings {
     pub contrast_margin: f64,
     /// How many unsupported items a reason lists at most.
     pub max_listed: usize,
+}
+
+/// What the summary being checked was written from: it decides which evidence may flag on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WrittenFrom {
+    /// Our own runs: the model saw only the title and abstract, so a figure or name that is not in
+    /// them was invented.
+    #[default]
+    Abstract,
+    /// Digests written from the whole paper (as public bots write them): figures, body-only names and
+    /// training details are expected, and only the anchors and the contrast decide.
+    FullText,
+}
+
+impl WrittenFrom {
+    pub const NAMES: [&'static str; 2] = ["abstract", "full-text"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WrittenFrom::Abstract => Self::NAMES[0],
+            WrittenFrom::FullText => Self::NAMES[1],
+        }
+    }
+}
+
+impl std::fmt::Display for WrittenFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown summary input {0:?}: expected \"abstract\" or \"full-text\"")]
+pub struct UnknownWrittenFrom(String);
+
+impl std::str::FromStr for WrittenFrom {
+    type Err = UnknownWrittenFrom;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "abstract" => Ok(WrittenFrom::Abstract),
+            "full-text" => Ok(WrittenFrom::FullText),
+            other => Err(UnknownWrittenFrom(other.to_string())),
+        }
+    }
+}
+
+/// The paper a summary is checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub id: &'a ArxivId,
+    pub title: &'a str,
+    pub abstract_text: &'a str,
 }
 
 /// A term this rare (weight from inverse document frequency) is specific to few papers.
@@ -128,7 +189,7 @@ impl Batch {
         if self.positions.contains_key(&id) {
             return;
         }
-        let terms = SourceFeatures::new(title, abstract_text).terms;
+        let terms = SourceFeatures::terms_of(title, abstract_text);
         let Some(document) = self.index.add(terms) else {
             tracing::warn!(%id, "identity batch is full; this abstract is left out of the contrast");
             return;
@@ -172,26 +233,86 @@ impl Batch {
         abstract_text: &str,
         settings: &IdentitySettings,
     ) -> IdentityReport {
+        let source = Source {
+            id,
+            title,
+            abstract_text,
+        };
+        self.check_in(summary, &source, &[], WrittenFrom::Abstract, settings)
+    }
+
+    /// [`Batch::check`] for a summary written from `written_from`.
+    pub fn check_written_from(
+        &self,
+        sections: &Sections,
+        paper: &Paper,
+        written_from: WrittenFrom,
+        settings: &IdentitySettings,
+    ) -> IdentityReport {
+        let source = Source {
+            id: &paper.id,
+            title: &paper.title,
+            abstract_text: &paper.abstract_text,
+        };
+        self.check_in(&sections.joined(), &source, &[], written_from, settings)
+    }
+
+    /// [`Batch::check_text`] for a summary written from `written_from`.
+    pub fn check_text_written_from(
+        &self,
+        summary: &str,
+        source: &Source,
+        written_from: WrittenFrom,
+        settings: &IdentitySettings,
+    ) -> IdentityReport {
+        self.check_in(summary, source, &[], written_from, settings)
+    }
+
+    /// Every verdict, contrasting with the batch less `source` and the `absent` papers (left out to
+    /// measure what the checks do when a summary's real paper is not among the day's).
+    fn check_in(
+        &self,
+        summary: &str,
+        source: &Source,
+        absent: &[&ArxivId],
+        written_from: WrittenFrom,
+        settings: &IdentitySettings,
+    ) -> IdentityReport {
         let summary = SummaryFeatures::new(summary);
         // The batch keeps only term ids; the paper's own figures and name come from its text.
-        let own = SourceFeatures::new(title, abstract_text);
+        let own = SourceFeatures::new(source.title, source.abstract_text);
         let fit = Fit::measure(&summary, &own);
+        let support = Support::measure(&summary, &own, fit.coverage);
         let named = own
             .name
             .as_deref()
-            .is_some_and(|name| names_work(name, &summary.squashed));
-        // Naming the work or a solid share of supported terms vouches for figures and generic wording
-        // that the abstract alone cannot confirm (true summaries draw on the full text).
-        let weak = fit.coverage < settings.corroborate_below;
-        let unvouched = weak && !named;
-        // Few specific supported terms: the on-topic wording carries no evidence of its own.
-        let thin = fit.specific.len() < settings.min_specific;
+            .is_some_and(|name| summary_names(name, &summary));
+        let unvouched = match written_from {
+            // Naming the work or a solid share of supported terms vouches for generic wording.
+            WrittenFrom::Abstract => fit.coverage < settings.corroborate_below && !named,
+            // Figures, body-only names and generic wording are expected from a full text: they only
+            // add to a verdict the support already gives.
+            WrittenFrom::FullText => !support.passes(),
+        };
+        let figures_suspect = match written_from {
+            // The model saw only the abstract: a figure it does not hold was invented.
+            WrittenFrom::Abstract => true,
+            WrittenFrom::FullText => !support.passes(),
+        };
+        let mut left_out: Vec<usize> = absent
+            .iter()
+            .chain(std::iter::once(&source.id))
+            .filter_map(|id| self.positions.get(*id).copied())
+            .collect();
+        left_out.sort_unstable();
+        left_out.dedup();
         IdentityReport {
             verdicts: vec![
                 anchors(&fit, settings),
-                figures(&summary, &own, unvouched || (!named && thin), settings),
-                identity(&summary, &own, &fit, weak),
-                self.contrast(&summary, id, &fit, settings),
+                support::verdict(&support),
+                figures(&summary, &own, figures_suspect, settings),
+                identity(&summary, &own, &support),
+                self.contrast(&summary, &left_out, &fit, settings),
                 generic(&summary, &own, &fit, unvouched, settings),
             ],
         }
@@ -203,12 +324,11 @@ impl Batch {
     fn contrast(
         &self,
         summary: &SummaryFeatures,
-        id: &ArxivId,
+        left_out: &[usize],
         own: &Fit,
         settings: &IdentitySettings,
     ) -> Verdict {
-        let exclude = self.positions.get(id).copied();
-        let others = self.entries.len() - usize::from(exclude.is_some());
+        let others = self.entries.len() - left_out.len();
         if others == 0 {
             return Verdict {
                 check: "contrast",
@@ -219,22 +339,10 @@ impl Batch {
         }
         let query = self.index.query(summary);
         let bar = own.coverage + settings.contrast_margin;
-        let search = self.index.best_fit(&query, exclude, bar);
+        let search = self.index.best_fit(&query, left_out, bar);
         if let Some((document, best_cov)) = search.best {
             if own.coverage - best_cov <= -settings.contrast_margin {
-                let other = &self.entries[document];
-                return Verdict {
-                    check: "contrast",
-                    score: own.coverage - best_cov,
-                    passed: false,
-                    detail: format!(
-                        "describes {}: {} ({}% of its terms found there vs {}% in this paper's title and abstract)",
-                        other.id,
-                        other.title,
-                        pct(best_cov),
-                        pct(own.coverage)
-                    ),
-                };
+                return self.better_fit(summary, own, document, best_cov, settings);
             }
         }
         let ceiling = search.best.map_or(search.others_at_most, |(_, cov)| {
@@ -253,6 +361,62 @@ impl Batch {
     }
 }
 
+impl Batch {
+    /// The failing contrast verdict: `document` fits the summary better than its own paper. It is
+    /// named only when it supports the summary on its own terms (it would pass the anchors, support
+    /// and identity checks as the summary's paper); otherwise the summary fits none of the batch's
+    /// papers.
+    fn better_fit(
+        &self,
+        summary: &SummaryFeatures,
+        own: &Fit,
+        document: usize,
+        coverage: f64,
+        settings: &IdentitySettings,
+    ) -> Verdict {
+        let other = &self.entries[document];
+        let title_terms = features::english_keys(&other.title).terms;
+        let support = Support::of_terms(
+            summary,
+            self.index.terms_of(document),
+            title_terms.keys().map(String::as_str),
+            coverage,
+        );
+        let terms: HashSet<&str> = self.index.terms_of(document).collect();
+        let disagreements =
+            name_disagreements(summary, work_name(&other.title).as_deref(), |name| {
+                terms.contains(stem(&squash(name)).as_str())
+            });
+        let supports = support.score >= support_needed(&disagreements)
+            && coverage >= settings.min_anchor_coverage;
+        let detail = if supports {
+            format!(
+                "describes {}: {} ({}% of its terms found there vs {}% in this paper's title and abstract; support {:.2} there)",
+                other.id,
+                other.title,
+                pct(coverage),
+                pct(own.coverage),
+                support.score
+            )
+        } else {
+            format!(
+                "fits none of the batch's papers: this paper's title and abstract hold {}% of its terms and the closest other abstract {}%, which does not support it on its own terms either (support {:.2} there, minimum {:.2}{})",
+                pct(own.coverage),
+                pct(coverage),
+                support.score,
+                support_needed(&disagreements),
+                if disagreements.is_empty() { "" } else { " when names disagree" }
+            )
+        };
+        Verdict {
+            check: "contrast",
+            score: own.coverage - coverage,
+            passed: false,
+            detail,
+        }
+    }
+}
+
 /// How well a summary's terms are supported by one source.
 struct Fit {
     coverage: f64,
@@ -260,6 +424,8 @@ struct Fit {
     specific: Vec<String>,
     /// Unsupported terms, rarest first (surface forms as written in the summary).
     unsupported: Vec<String>,
+    /// The unsupported ones at least [`SPECIFIC_WEIGHT`] rare.
+    unsupported_specific: Vec<String>,
 }
 
 impl Fit {
@@ -267,6 +433,7 @@ impl Fit {
         let mut matched = 0.0;
         let mut specific = Vec::new();
         let mut unsupported = Vec::new();
+        let mut unsupported_specific = Vec::new();
         for (key, surface, weight) in &summary.terms {
             if source.terms.contains(key) {
                 matched += weight;
@@ -275,12 +442,16 @@ impl Fit {
                 }
             } else {
                 unsupported.push(surface.clone());
+                if *weight >= SPECIFIC_WEIGHT {
+                    unsupported_specific.push(surface.clone());
+                }
             }
         }
         Fit {
             coverage: matched / summary.coverage_denominator(),
             specific,
             unsupported,
+            unsupported_specific,
         }
     }
 }
@@ -366,28 +537,63 @@ fn figures(
     }
 }
 
-fn identity(summary: &SummaryFeatures, source: &SourceFeatures, fit: &Fit, weak: bool) -> Verdict {
-    let Some(name) = &source.name else {
-        return Verdict {
-            check: "identity",
-            score: 1.0,
-            passed: true,
-            detail: "the title gives the work no name".to_string(),
-        };
-    };
-    let named = names_work(name, &summary.squashed);
-    let detail = if named {
-        format!("the summary names the work {name:?}")
+/// What the names say against this paper being the summary's: the work its title names is never
+/// named, or the coined name the summary repeats (its subject) is nowhere in the title and abstract.
+fn name_disagreements(
+    summary: &SummaryFeatures,
+    title_name: Option<&str>,
+    source_mentions: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let mut disagreements = Vec::new();
+    if let Some(name) = title_name.filter(|name| !summary_names(name, summary)) {
+        disagreements.push(format!(
+            "the title names the work {name:?} but the summary never does"
+        ));
+    }
+    if let Some(focus) = summary
+        .focus
+        .as_ref()
+        .filter(|f| f.mentions >= 2 && !source_mentions(&f.name))
+    {
+        disagreements.push(format!(
+            "the summary is about {:?} ({} mentions), which the title and abstract never name",
+            focus.name, focus.mentions
+        ));
+    }
+    disagreements
+}
+
+/// The support a paper needs before it may be taken for the summary's.
+fn support_needed(disagreements: &[String]) -> f64 {
+    if disagreements.is_empty() {
+        support::MIN_SUPPORT
+    } else {
+        MIN_SUPPORT_WHEN_NAMES_DISAGREE
+    }
+}
+
+/// Fails when the names disagree and the support is not strong enough to outweigh it.
+fn identity(summary: &SummaryFeatures, source: &SourceFeatures, support: &Support) -> Verdict {
+    let disagreements = name_disagreements(summary, source.name.as_deref(), |name| {
+        source.mentions(name)
+    });
+    let passed = disagreements.is_empty() || support.score >= MIN_SUPPORT_WHEN_NAMES_DISAGREE;
+    let detail = if disagreements.is_empty() {
+        match &source.name {
+            Some(name) => format!("the summary names the work {name:?}"),
+            None => "no name disagrees with the title and abstract".to_string(),
+        }
     } else {
         format!(
-            "the title names the work {name:?} but the summary never does (and only {}% of its terms are in the abstract)",
-            pct(fit.coverage)
+            "{} (support {:.2}; names that disagree need {MIN_SUPPORT_WHEN_NAMES_DISAGREE:.2})",
+            disagreements.join("; "),
+            support.score
         )
     };
     Verdict {
         check: "identity",
-        score: if named { 1.0 } else { 0.0 },
-        passed: named || !weak,
+        score: if disagreements.is_empty() { 1.0 } else { 0.0 },
+        passed,
         detail,
     }
 }

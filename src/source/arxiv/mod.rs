@@ -4,6 +4,7 @@
 //! client enforces both with a [`Pacer`].
 
 mod feed;
+pub mod html;
 mod pacer;
 
 use std::collections::HashSet;

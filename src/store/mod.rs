@@ -24,6 +24,9 @@ pub use types::{
     RunInfo, RunKind, RunMeta, RunOutcome, RunReport, StatusCounts, Totals,
 };
 
+/// The schema version a file is brought to (`PRAGMA user_version`): the number of migrations.
+pub const SCHEMA_VERSION: usize = schema::MIGRATION_COUNT;
+
 /// How long a write waits for another process holding the file before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 

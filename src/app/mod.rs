@@ -66,5 +66,6 @@ fn stages(settings: &Settings, store: Store, ctx: &Context<'_>) -> Result<Stages
         settings: settings.summarize.clone(),
         progress: ctx.progress.clone(),
         shutdown: ctx.shutdown.clone(),
+        claim_lease: settings.claim_lease,
     })
 }

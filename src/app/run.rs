@@ -9,7 +9,7 @@ use crate::pipeline::{RunRequest, RunSummary};
 use crate::prompt::PromptSet;
 use crate::settings::Settings;
 use crate::source::SourceKind;
-use crate::store::Store;
+use crate::store::{SkipKind, Store};
 
 pub(super) async fn run(
     settings: Settings,
@@ -119,7 +119,16 @@ fn log_summary(summary: &RunSummary) {
         flagged = tally.flagged,
         failed = tally.failed,
         already_done = summary.done,
-        not_attempted = tally.not_attempted.len(),
+        not_attempted = summary
+            .skips
+            .iter()
+            .filter(|s| s.kind == SkipKind::NotAttempted)
+            .count(),
+        in_progress_elsewhere = summary
+            .skips
+            .iter()
+            .filter(|s| s.kind == SkipKind::Elsewhere)
+            .count(),
         no_announcement = summary.no_announcement.as_deref(),
         digest = summary.digests.first().map(|path| display(path.display())),
         report = %summary.report.display(),

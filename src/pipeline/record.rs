@@ -6,6 +6,7 @@ use tokio::sync::mpsc;
 
 use super::shutdown::Shutdown;
 use super::summarize::{Finished, PaperOutcome, StopError};
+use crate::checks::identity::WrittenFrom;
 use crate::paper::{ArxivId, Paper, Status, SummaryKey};
 use crate::store::{AttemptRecord, RunEnd, RunId, Store, StoreError};
 
@@ -96,6 +97,7 @@ fn attempt_record(paper: &Paper, key: SummaryKey, outcome: &PaperOutcome) -> Att
         duration_ms: u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX),
         trimmed: outcome.trimmed,
         output_mode: outcome.mode,
+        written_from: WrittenFrom::Abstract,
     }
 }
 

@@ -4,14 +4,16 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::NaiveDate;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::fetch::{self, Announcement, DaySource, FetchError, Fetcher};
 use super::publish::{self, PublishError};
 use super::record::{self, Tally};
-use super::select::{self, KeyMaker};
+use super::select::{self, ClaimSettings, Fed, KeyMaker};
 use super::shutdown::{Shutdown, Stop};
 use super::summarize::{StopError, SummarizeSettings, Summarizer};
 use crate::checks::identity;
@@ -19,7 +21,9 @@ use crate::logging::Progress;
 use crate::model::ChatModel;
 use crate::paper::{ArxivId, Paper};
 use crate::prompt::PromptSet;
-use crate::store::{RunEnd, RunId, RunKind, RunMeta, RunOutcome, Store, StoreError};
+use crate::store::{
+    RunEnd, RunId, RunKind, RunMeta, RunOutcome, Skip, SkipKind, Store, StoreError,
+};
 
 /// What the stages of a run share, built once by the command.
 pub struct Stages {
@@ -29,6 +33,8 @@ pub struct Stages {
     pub settings: SummarizeSettings,
     pub progress: Progress,
     pub shutdown: Shutdown,
+    /// How long a claim on a paper holds without renewal (`run.claim_lease_secs`).
+    pub claim_lease: Duration,
 }
 
 /// A day to run, after the command's flags were validated.
@@ -52,6 +58,8 @@ pub struct RunSummary {
     /// Papers whose current summary already had this run's key.
     pub done: usize,
     pub tally: Tally,
+    /// Papers the run did not attempt: held by another run, or not started.
+    pub skips: Vec<Skip>,
     /// Set when the day had no announcement (nothing was summarized), with why.
     pub no_announcement: Option<String>,
     /// Why the run stopped early, if it did.
@@ -112,6 +120,7 @@ impl Stages {
                 listed: 0,
                 done: 0,
                 tally: Tally::default(),
+                skips: Vec::new(),
                 no_announcement: Some(reason),
                 stop: None,
                 digests: Vec::new(),
@@ -178,6 +187,29 @@ impl Stages {
             batch,
             self.shutdown.clone(),
         ));
+        let concurrency = self.settings.concurrency.max(1);
+        let claims = ClaimSettings {
+            lease: self.claim_lease,
+            batch: concurrency,
+            force,
+        };
+        let (to_summarize, claimed) = mpsc::channel(concurrency);
+        let feeder = tokio::spawn(select::feed(
+            self.store.clone(),
+            run,
+            keys.clone(),
+            claims,
+            selection.todo.clone(),
+            to_summarize,
+            self.shutdown.clone(),
+        ));
+        let summarizing = CancellationToken::new();
+        let heartbeat = tokio::spawn(select::keep_claims(
+            self.store.clone(),
+            run,
+            self.claim_lease,
+            summarizing.clone(),
+        ));
         let (results, received) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record::record_all(
             self.store.clone(),
@@ -187,26 +219,34 @@ impl Stages {
             self.progress.papers(selection.todo.len() as u64),
             self.shutdown.clone(),
         ));
-        summarizer.summarize_all(selection.todo, results).await;
-        let tally = match recorder.await {
-            Ok(tally) => tally,
-            Err(join) => {
-                return Err(PipelineError::Store(StoreError::Sql {
-                    path: self.store.path().to_string(),
-                    operation: "recording the run's results".to_string(),
-                    message: join.to_string(),
-                }))
+        summarizer.summarize_all(claimed, results).await;
+        let fed = joined(feeder.await, &self.store);
+        summarizing.cancel();
+        let _ = heartbeat.await;
+        let tally = joined(recorder.await.map(Ok), &self.store)?;
+        let fed = match fed {
+            Ok(fed) => fed,
+            Err(error) => {
+                // The list could not be claimed further: what was not claimed is not attempted.
+                tracing::error!(%error, "cannot claim more papers; stopping the run");
+                self.shutdown.stop(RunEnd::Aborted, error.to_string());
+                Fed::default()
             }
         };
+        let skips = skips(&tally, &fed, self.shutdown.cause().as_ref());
+        self.store.record_skips(run, &skips)?;
+        self.store.release_claims(run)?;
         let stop = self.shutdown.cause();
+        let done = selection.done.len() + fed.done.len();
         self.store
-            .finish_run(run, &outcome(&tally, stop.as_ref(), selection.done.len()))?;
+            .finish_run(run, &outcome(&tally, stop.as_ref(), &skips, done))?;
         Ok(RunSummary {
             run,
             date: None,
             listed: papers.len(),
-            done: selection.done.len(),
+            done,
             tally,
+            skips,
             no_announcement: None,
             stop,
             digests: Vec::new(),
@@ -241,25 +281,83 @@ impl Stages {
     }
 }
 
-/// How the run ended, with the papers it could not start named in the note.
-fn outcome(tally: &Tally, stop: Option<&Stop>, done: usize) -> RunOutcome {
+/// A task's result, or its failure as a store error (a panic is a defect, never a lost result).
+fn joined<T>(
+    result: Result<Result<T, StoreError>, tokio::task::JoinError>,
+    store: &Store,
+) -> Result<T, StoreError> {
+    result.unwrap_or_else(|join| {
+        Err(StoreError::Sql {
+            path: store.path().to_string(),
+            operation: "a stage of the run".to_string(),
+            message: join.to_string(),
+        })
+    })
+}
+
+/// The papers the run was to summarize and did not attempt: held by another run, or not started.
+fn skips(tally: &Tally, fed: &Fed, stop: Option<&Stop>) -> Vec<Skip> {
+    let why = stop.map_or_else(
+        || "not started".to_string(),
+        |stop| format!("not started: {}", stop.reason),
+    );
+    let fed_ids: std::collections::HashSet<&ArxivId> = fed
+        .done
+        .iter()
+        .chain(fed.elsewhere.iter().map(|(id, _)| id))
+        .chain(&fed.not_started)
+        .collect();
+    let mut skips: Vec<Skip> = fed
+        .elsewhere
+        .iter()
+        .map(|(paper, holder)| Skip {
+            paper: paper.clone(),
+            kind: SkipKind::Elsewhere,
+            detail: format!("in progress in run {holder}"),
+        })
+        .collect();
+    skips.extend(fed.not_started.iter().map(|paper| Skip {
+        paper: paper.clone(),
+        kind: SkipKind::NotAttempted,
+        detail: why.clone(),
+    }));
+    skips.extend(
+        tally
+            .not_attempted
+            .iter()
+            .chain(&tally.unstored)
+            .filter(|(paper, _)| !fed_ids.contains(paper))
+            .map(|(paper, detail)| Skip {
+                paper: paper.clone(),
+                kind: SkipKind::NotAttempted,
+                detail: detail.clone(),
+            }),
+    );
+    skips
+}
+
+/// How the run ended; the note names the papers it did not attempt.
+fn outcome(tally: &Tally, stop: Option<&Stop>, skips: &[Skip], done: usize) -> RunOutcome {
     let end = match (&tally.stop, stop) {
         (Some(StopError::Budget(_)), _) => RunEnd::BudgetExhausted,
         (Some(_), _) => RunEnd::Aborted,
         (None, Some(stop)) => stop.end,
         (None, None) => RunEnd::Finished,
     };
+    let not_attempted: Vec<String> = skips
+        .iter()
+        .filter(|s| s.kind == SkipKind::NotAttempted)
+        .map(|s| s.paper.to_string())
+        .collect();
     let note = stop.map(|stop| {
-        let ids: Vec<String> = tally
-            .not_attempted
-            .iter()
-            .chain(&tally.unstored)
-            .map(|(id, _)| id.to_string())
-            .collect();
-        if ids.is_empty() {
+        if not_attempted.is_empty() {
             stop.reason.clone()
         } else {
-            format!("{}; not attempted: {}", stop.reason, ids.join(", "))
+            format!(
+                "{}; not attempted: {}",
+                stop.reason,
+                not_attempted.join(", ")
+            )
         }
     });
     RunOutcome {

@@ -2,8 +2,14 @@
 //! made from the same abstract, prompt version and model, and passed or was flagged, is done; a
 //! failed one is tried again; `force` asks again for everything.
 
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::shutdown::Shutdown;
 use crate::paper::{ArxivId, Paper, SummaryKey};
-use crate::store::{Store, StoreError};
+use crate::store::{Candidate, Claim, RunId, Store, StoreError};
 
 /// What a summary is keyed by in this run: the prompt version and the model name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,4 +56,106 @@ pub fn select(
         "papers picked"
     );
     Ok(selection)
+}
+
+/// What feeding the summarize stage found besides the papers it claimed.
+#[derive(Debug, Default)]
+pub struct Fed {
+    /// Done since the list was read (another run finished them meanwhile).
+    pub done: Vec<ArxivId>,
+    /// Held by another run, which is summarizing them.
+    pub elsewhere: Vec<(ArxivId, RunId)>,
+    /// Not claimed or not handed on because the run was stopped.
+    pub not_started: Vec<ArxivId>,
+}
+
+/// Claims `papers` in batches of `batch` as the summarize stage takes them (`out` is bounded), so
+/// a paper is claimed shortly before it is asked for and another run or worker can take the rest.
+pub async fn feed(
+    store: Store,
+    run: RunId,
+    keys: KeyMaker,
+    claims: ClaimSettings,
+    papers: Vec<Paper>,
+    out: mpsc::Sender<Paper>,
+    shutdown: Shutdown,
+) -> Result<Fed, StoreError> {
+    let mut fed = Fed::default();
+    let candidates: Vec<Candidate> = papers
+        .iter()
+        .map(|paper| Candidate {
+            id: paper.id.clone(),
+            key: keys.key(paper),
+        })
+        .collect();
+    let mut next = 0;
+    while next < papers.len() && !shutdown.is_stopped() {
+        // A window of candidates per claim: enough to find a batch among papers done or held
+        // elsewhere, without copying the whole rest of the list each time.
+        let window = candidates[next..(next + claims.batch * 8).min(candidates.len())].to_vec();
+        let store = store.clone();
+        let examined = tokio::task::spawn_blocking(move || {
+            store.claim_next(run, &window, claims.batch, claims.lease, claims.force)
+        })
+        .await
+        .map_err(|join| StoreError::Sql {
+            path: String::new(),
+            operation: format!("claiming papers for run {run}"),
+            message: join.to_string(),
+        })??;
+        if examined.is_empty() {
+            break;
+        }
+        for (id, claim) in examined {
+            let paper = &papers[next];
+            next += 1;
+            match claim {
+                Claim::Done => fed.done.push(id),
+                Claim::Elsewhere(holder) => fed.elsewhere.push((id, holder)),
+                Claim::Claimed => {
+                    let handed = tokio::select! {
+                        biased;
+                        _ = shutdown.stopped() => false,
+                        sent = out.send(paper.clone()) => sent.is_ok(),
+                    };
+                    if !handed {
+                        fed.not_started.push(id);
+                    }
+                }
+            }
+        }
+    }
+    // Stopped: the rest was never claimed.
+    fed.not_started
+        .extend(candidates[next..].iter().map(|c| c.id.clone()));
+    Ok(fed)
+}
+
+/// How claims are taken (config `run.claim_lease_secs`; the batch follows the concurrency).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimSettings {
+    /// How long a claim holds without renewal: a crashed run's papers are free again after it.
+    pub lease: Duration,
+    /// Papers claimed at once.
+    pub batch: usize,
+    /// Claim papers already done too (`--force`).
+    pub force: bool,
+}
+
+/// Renews the run's leases every third of a lease until `done` is cancelled (the summarize stage is
+/// over); a run that dies stops renewing and its claims expire.
+pub async fn keep_claims(store: Store, run: RunId, lease: Duration, done: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = done.cancelled() => return,
+            _ = tokio::time::sleep(lease / 3) => {}
+        }
+        let store = store.clone();
+        let renewed = tokio::task::spawn_blocking(move || store.renew_claims(run, lease)).await;
+        match renewed {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "cannot renew the run's claims"),
+            Err(error) => tracing::warn!(%error, "cannot renew the run's claims"),
+        }
+    }
 }

@@ -168,19 +168,19 @@ impl Summarizer {
         }
     }
 
-    /// Summarizes every paper, `concurrency` at a time, sending each result to `results` as it
-    /// arrives. After a stop no paper starts: those left are sent back as not attempted.
+    /// Summarizes the papers that come from `papers` (the select stage claims them as it goes),
+    /// `concurrency` at a time, sending each result to `results` as it arrives. After a stop no paper
+    /// starts: those still waiting are sent back as not attempted.
     pub async fn summarize_all(
         self: &Arc<Self>,
-        papers: Vec<Paper>,
+        mut papers: mpsc::Receiver<Paper>,
         results: mpsc::UnboundedSender<Finished>,
     ) {
         let permits = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
         let mut tasks = JoinSet::new();
         // At most `concurrency` entries: finished tasks are removed as the run goes.
         let mut in_flight: HashMap<tokio::task::Id, Paper> = HashMap::new();
-        let mut pending = papers.into_iter();
-        while let Some(paper) = pending.next() {
+        loop {
             let permit = tokio::select! {
                 biased;
                 _ = self.shutdown.stopped() => None,
@@ -190,13 +190,22 @@ impl Summarizer {
             while let Some(joined) = tasks.try_join_next_with_id() {
                 settle(joined, &mut in_flight, &results);
             }
-            let Some(permit) = permit.filter(|_| !self.shutdown.is_stopped()) else {
-                for paper in std::iter::once(paper).chain(pending.by_ref()) {
-                    let outcome = PaperOutcome::not_attempted(self.stop_reason());
-                    let _ = results.send(Finished { paper, outcome });
-                }
+            let next = match permit {
+                Some(permit) => tokio::select! {
+                    biased;
+                    _ = self.shutdown.stopped() => None,
+                    paper = papers.recv() => paper.map(|paper| (paper, permit)),
+                },
+                None => None,
+            };
+            let Some((paper, permit)) = next else {
                 break;
             };
+            if self.shutdown.is_stopped() {
+                let outcome = PaperOutcome::not_attempted(self.stop_reason());
+                let _ = results.send(Finished { paper, outcome });
+                break;
+            }
             let this = Arc::clone(self);
             let kept = paper.clone();
             let sender = results.clone();
@@ -206,6 +215,12 @@ impl Summarizer {
                 let _ = sender.send(Finished { paper, outcome });
             });
             in_flight.insert(handle.id(), kept);
+        }
+        // Whatever is still waiting was not started (after a stop; none otherwise).
+        papers.close();
+        while let Some(paper) = papers.recv().await {
+            let outcome = PaperOutcome::not_attempted(self.stop_reason());
+            let _ = results.send(Finished { paper, outcome });
         }
         while let Some(joined) = tasks.join_next_with_id().await {
             settle(joined, &mut in_flight, &results);

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::text::{inline, inline_unvouched, link_text};
-use crate::store::{PaperResult, RunReport};
+use crate::store::{PaperResult, RunReport, SkipKind};
 
 /// The report as Markdown, for people.
 pub fn markdown(report: &RunReport) -> String {
@@ -50,6 +50,17 @@ fn write_header(out: &mut String, report: &RunReport) {
             run.started_at
         ),
     };
+    if let Some(listing) = &run.listing {
+        let _ = match (listing.complete, &listing.note) {
+            (true, _) => writeln!(out, "- Listed: {} papers", listing.listed),
+            (false, note) => writeln!(
+                out,
+                "- Listed: {} papers, **incomplete** ({}): the day is not published",
+                listing.listed,
+                inline_unvouched(note.as_deref().unwrap_or("the source's list was cut short"))
+            ),
+        };
+    }
     if let Some(note) = &run.note {
         let _ = writeln!(out, "- Note: {}", inline_unvouched(note));
     }
@@ -64,6 +75,8 @@ fn write_counts(out: &mut String, report: &RunReport) {
         ("flagged (needs review)", counts.flagged),
         ("failed", counts.failed),
         ("skipped (already done)", counts.skipped),
+        ("not attempted", counts.not_attempted),
+        ("in progress in another run", counts.elsewhere),
     ] {
         let _ = writeln!(out, "| {label} | {count} |");
     }
@@ -81,6 +94,7 @@ fn write_counts(out: &mut String, report: &RunReport) {
 }
 
 fn write_problems(out: &mut String, report: &RunReport) {
+    write_skips(out, report);
     let problems: Vec<&PaperResult> = report.problems().collect();
     if problems.is_empty() {
         out.push_str("Nothing needs review.\n");
@@ -119,6 +133,30 @@ fn write_problems(out: &mut String, report: &RunReport) {
             dollars(paper.cost_usd),
             seconds(paper.duration_ms)
         );
+    }
+}
+
+/// Papers the run did not attempt: not started, or in progress in another run.
+fn write_skips(out: &mut String, report: &RunReport) {
+    for (kind, heading) in [
+        (SkipKind::NotAttempted, "Not attempted"),
+        (SkipKind::Elsewhere, "In progress in another run"),
+    ] {
+        let skips: Vec<_> = report.skips.iter().filter(|s| s.kind == kind).collect();
+        if skips.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "## {heading} ({})\n", skips.len());
+        for skip in skips {
+            let _ = writeln!(
+                out,
+                "- [{}]({}): {}",
+                skip.paper,
+                skip.paper.abs_url(),
+                inline_unvouched(&skip.detail)
+            );
+        }
+        out.push('\n');
     }
 }
 

@@ -80,6 +80,7 @@ pub(super) struct RawRun {
     pub max_tokens: u64,
     pub max_cost_usd: f64,
     pub database: String,
+    pub claim_lease_secs: f64,
     pub out_dir: String,
     pub prompts_dir: String,
 }

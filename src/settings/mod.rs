@@ -133,6 +133,8 @@ pub struct Settings {
     /// The summarize stage: checks, repairs, concurrency and the run's budget.
     pub summarize: SummarizeSettings,
     pub database: PathBuf,
+    /// How long a run's claim on a paper holds without renewal.
+    pub claim_lease: Duration,
     pub out_dir: PathBuf,
     /// A folder whose `*.j2` files replace the built-in prompt templates.
     pub prompts_dir: Option<PathBuf>,
@@ -249,6 +251,7 @@ impl Validator<'_> {
                 },
             },
             database: self.path("run.database", &raw.run.database)?,
+            claim_lease: self.seconds("run.claim_lease_secs", raw.run.claim_lease_secs, 1.0)?,
             out_dir: self.path("run.out_dir", &raw.run.out_dir)?,
             prompts_dir: optional_path(&raw.run.prompts_dir),
             include_flagged: raw.render.include_flagged,

@@ -6,6 +6,7 @@
 //! the history row and the move of `current` happen together or not at all, so a run killed at any
 //! point leaves a consistent file and a restart pays only for what was not recorded.
 
+mod claims;
 mod schema;
 mod types;
 
@@ -19,9 +20,10 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use rusqlite_migration::{Error as MigrationError, MigrationDefinitionError};
 
 use crate::paper::{ArxivId, Paper, Sections, Status, SummaryKey};
+pub use claims::{Candidate, Claim};
 pub use types::{
-    AttemptRecord, CachedFullText, CurrentEntry, CurrentSummary, PaperResult, RunEnd, RunId,
-    RunInfo, RunKind, RunMeta, RunOutcome, RunReport, StatusCounts, Totals,
+    AttemptRecord, CachedFullText, CurrentEntry, CurrentSummary, Listing, PaperResult, RunEnd,
+    RunId, RunInfo, RunKind, RunMeta, RunOutcome, RunReport, Skip, SkipKind, StatusCounts, Totals,
 };
 
 /// The schema version a file is brought to (`PRAGMA user_version`): the number of migrations.
@@ -428,8 +430,8 @@ impl Store {
         tx.execute(
             "INSERT INTO attempts (run, paper, created_at, model, prompt_version, abstract_hash,
                 status, sections, reasons, error, prompt_tokens, completion_tokens, cost_usd,
-                calls, duration_ms, trimmed, output_mode)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                calls, duration_ms, trimmed, output_mode, written_from)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             params![
                 run.0,
                 rec.paper.as_str(),
@@ -447,7 +449,8 @@ impl Store {
                 rec.calls,
                 sql_int(rec.duration_ms),
                 rec.trimmed,
-                output_mode
+                output_mode,
+                rec.written_from.as_str()
             ],
         )
         .map_err(self.sql_error(&operation))?;
@@ -462,7 +465,49 @@ impl Store {
             params![rec.paper.as_str(), attempt, rec.status.as_str()],
         )
         .map_err(self.sql_error(&operation))?;
+        // The result is in: the run's claim on the paper ends with it.
+        tx.execute(
+            "DELETE FROM claims WHERE paper = ?1 AND run = ?2",
+            params![rec.paper.as_str(), run.0],
+        )
+        .map_err(self.sql_error(&operation))?;
         tx.commit().map_err(self.sql_error(&operation))
+    }
+
+    /// Records papers the run was to summarize but did not attempt, with why.
+    pub fn record_skips(&self, run: RunId, skips: &[Skip]) -> Result<(), StoreError> {
+        let operation = format!("recording the papers run {run} did not attempt");
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(self.sql_error(&operation))?;
+        for skip in skips {
+            tx.execute(
+                "INSERT INTO run_skips (run, paper, kind, detail) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (run, paper) DO UPDATE SET kind = excluded.kind, detail = excluded.detail",
+                params![run.0, skip.paper.as_str(), skip.kind.as_str(), skip.detail],
+            )
+            .map_err(self.sql_error(&operation))?;
+        }
+        tx.commit().map_err(self.sql_error(&operation))
+    }
+
+    /// Records how many papers the source listed for the run's day and whether the list is complete.
+    pub fn record_listing(&self, run: RunId, listing: &Listing) -> Result<(), StoreError> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE runs SET listed = ?2, list_complete = ?3, list_note = ?4 WHERE id = ?1",
+                params![
+                    run.0,
+                    sql_int(listing.listed as u64),
+                    listing.complete,
+                    listing.note
+                ],
+            )
+            .map_err(self.sql_error(format!("recording the listing of run {run}")))?;
+        if changed == 0 {
+            return Err(self.unknown_run(run));
+        }
+        Ok(())
     }
 
     fn validate(&self, rec: &AttemptRecord) -> Result<(), StoreError> {
@@ -629,7 +674,7 @@ impl Store {
         let info = conn
             .query_row(
                 "SELECT kind, date, source, dry_run, model, prompt_version, started_at,
-                        finished_at, outcome, skipped, note
+                        finished_at, outcome, skipped, note, listed, list_complete, list_note
                  FROM runs WHERE id = ?1",
                 [run.0],
                 RunRow::read,
@@ -661,13 +706,43 @@ impl Store {
             .into_iter()
             .map(|row| self.result_from_row(row))
             .collect::<Result<Vec<_>, _>>()?;
+        let skips = self.skips_with(&conn, run)?;
         let skipped = info.skipped;
         Ok(RunReport {
             run: self.info_from_row(run, info)?,
-            counts: count(&papers, skipped),
+            counts: count(&papers, skipped, &skips),
             totals: total(&papers),
             papers,
+            skips,
         })
+    }
+
+    fn skips_with(&self, conn: &Connection, run: RunId) -> Result<Vec<Skip>, StoreError> {
+        let operation = format!("reading the papers run {run} did not attempt");
+        let mut statement = conn
+            .prepare("SELECT paper, kind, detail FROM run_skips WHERE run = ?1 ORDER BY paper")
+            .map_err(self.sql_error(&operation))?;
+        let rows = statement
+            .query_map([run.0], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(self.sql_error(&operation))?;
+        rows.into_iter()
+            .map(|(paper, kind, detail)| {
+                Ok(Skip {
+                    paper: paper.parse().map_err(|e| self.corrupt("ID", &paper, e))?,
+                    kind: kind
+                        .parse()
+                        .map_err(|e| self.corrupt("skip kind", &paper, e))?,
+                    detail,
+                })
+            })
+            .collect()
     }
 
     fn paper_from_row(&self, row: PaperRow) -> Result<Paper, StoreError> {
@@ -767,6 +842,11 @@ impl Store {
             started_at: row.started_at,
             finished_at: row.finished_at,
             note: row.note,
+            listing: row.listed.map(|listed| Listing {
+                listed: usize::try_from(listed).unwrap_or(usize::MAX),
+                complete: row.list_complete,
+                note: row.list_note,
+            }),
         })
     }
 }
@@ -846,13 +926,16 @@ fn upsert_paper(tx: &rusqlite::Transaction<'_>, paper: &Paper, now: &str) -> rus
     .map(drop)
 }
 
-fn count(papers: &[PaperResult], skipped: u64) -> StatusCounts {
+fn count(papers: &[PaperResult], skipped: u64, skips: &[Skip]) -> StatusCounts {
     let of = |status: Status| papers.iter().filter(|p| p.status == status).count() as u64;
+    let skipped_as = |kind: SkipKind| skips.iter().filter(|s| s.kind == kind).count() as u64;
     StatusCounts {
         ok: of(Status::Ok),
         flagged: of(Status::Flagged),
         failed: of(Status::Failed),
         skipped,
+        not_attempted: skipped_as(SkipKind::NotAttempted),
+        elsewhere: skipped_as(SkipKind::Elsewhere),
     }
 }
 
@@ -948,6 +1031,9 @@ struct RunRow {
     outcome: Option<String>,
     skipped: u64,
     note: Option<String>,
+    listed: Option<u64>,
+    list_complete: bool,
+    list_note: Option<String>,
 }
 
 impl RunRow {
@@ -964,6 +1050,9 @@ impl RunRow {
             outcome: row.get(8)?,
             skipped: from_sql_int(row.get(9)?),
             note: row.get(10)?,
+            listed: row.get::<_, Option<i64>>(11)?.map(from_sql_int),
+            list_complete: row.get(12)?,
+            list_note: row.get(13)?,
         })
     }
 }

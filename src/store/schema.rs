@@ -99,6 +99,38 @@ CREATE TABLE full_texts (
 ) STRICT;
 "#,
     ),
+    M::up(
+        r#"
+-- What a summary was written from: our runs ask from the title and abstract only.
+ALTER TABLE attempts ADD COLUMN written_from TEXT NOT NULL DEFAULT 'abstract'
+    CHECK (written_from IN ('abstract', 'full-text'));
+
+-- How complete a day's list was: a list cut short (a page limit, a failing page) is never published.
+ALTER TABLE runs ADD COLUMN listed INTEGER CHECK (listed >= 0);  -- NULL: the run is not a day's
+ALTER TABLE runs ADD COLUMN list_complete INTEGER NOT NULL DEFAULT 1 CHECK (list_complete IN (0, 1));
+ALTER TABLE runs ADD COLUMN list_note TEXT;
+
+-- A paper a run is summarizing, until its result is recorded or the lease runs out (a crashed
+-- run's claims expire and another run takes them over). One row per paper: two runs, a manual
+-- summarize during the job, or several workers never ask for the same paper at once.
+CREATE TABLE claims (
+    paper       TEXT PRIMARY KEY NOT NULL REFERENCES papers(id),
+    run         INTEGER NOT NULL REFERENCES runs(id),
+    claimed_at  TEXT NOT NULL,
+    lease_until TEXT NOT NULL
+) STRICT;
+CREATE INDEX claims_by_run ON claims(run);
+
+-- Papers a run was to summarize but did not attempt, and why.
+CREATE TABLE run_skips (
+    run    INTEGER NOT NULL REFERENCES runs(id),
+    paper  TEXT NOT NULL REFERENCES papers(id),
+    kind   TEXT NOT NULL CHECK (kind IN ('not_attempted', 'elsewhere')),
+    detail TEXT NOT NULL,
+    PRIMARY KEY (run, paper)
+) STRICT;
+"#,
+    ),
 ];
 
 pub(crate) const MIGRATION_COUNT: usize = MIGRATION_SLICE.len();

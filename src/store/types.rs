@@ -6,6 +6,7 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::checks::identity::WrittenFrom;
 use crate::paper::{ArxivId, OutputMode, Paper, Sections, Status, SummaryKey};
 
 /// A run's row ID.
@@ -40,6 +41,36 @@ pub struct AttemptRecord {
     pub trimmed: bool,
     /// How the last answer's format was constrained; `None` when no answer came back.
     pub output_mode: Option<OutputMode>,
+    /// What the summary was written from (our runs: the abstract).
+    pub written_from: WrittenFrom,
+}
+
+/// Why a run did not attempt a paper it was to summarize.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipKind {
+    /// Not started: the run was stopped (a signal, the budget, an unreachable model) first.
+    NotAttempted,
+    /// Another run held the paper's claim: it is summarizing the paper.
+    Elsewhere,
+}
+
+/// A paper a run did not attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skip {
+    pub paper: ArxivId,
+    pub kind: SkipKind,
+    pub detail: String,
+}
+
+/// How much of a day the source delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Listing {
+    pub listed: usize,
+    /// False when the list may be cut short (a page limit reached, a page that failed): such a day
+    /// is not published.
+    pub complete: bool,
+    pub note: Option<String>,
 }
 
 /// Which command started a run.
@@ -93,6 +124,7 @@ macro_rules! sql_names {
 }
 
 sql_names!(RunKind, "run kind", Run => "run", Summarize => "summarize");
+sql_names!(SkipKind, "skip kind", NotAttempted => "not_attempted", Elsewhere => "elsewhere");
 sql_names!(RunEnd, "run outcome", Finished => "finished", Interrupted => "interrupted",
     BudgetExhausted => "budget_exhausted", Aborted => "aborted");
 
@@ -148,6 +180,8 @@ pub struct RunReport {
     /// Every paper attempted in the run, in order of its last attempt.
     pub papers: Vec<PaperResult>,
     pub totals: Totals,
+    /// Papers the run was to summarize but did not attempt, with why.
+    pub skips: Vec<Skip>,
 }
 
 impl RunReport {
@@ -171,6 +205,8 @@ pub struct RunInfo {
     pub finished_at: Option<String>,
     pub end: Option<RunEnd>,
     pub note: Option<String>,
+    /// For a day's run: how many papers the source listed and whether the list is complete.
+    pub listing: Option<Listing>,
 }
 
 /// Papers attempted in a run by the status of their last attempt, plus those skipped as done.
@@ -179,7 +215,12 @@ pub struct StatusCounts {
     pub ok: u64,
     pub flagged: u64,
     pub failed: u64,
+    /// Already done (same key) when the run looked at them.
     pub skipped: u64,
+    /// Not started: the run was stopped first.
+    pub not_attempted: u64,
+    /// Another run held them.
+    pub elsewhere: u64,
 }
 
 /// One paper's result in a run: the last attempt's status, with usage summed over its attempts.

@@ -95,6 +95,7 @@ async fn killed_runs_resume_without_paying_twice_or_corrupting_the_store() {
     }
     assert!(killed > 0, "no run was still going when its kill came");
 
+    wait_out_leases();
     run_to_end(&env, &input);
     let statuses = current_statuses(&db, &papers);
     let last = last_report(&db);

@@ -226,6 +226,7 @@ async fn killed_run_resumes_without_paying_twice() {
         mut env,
     } = setup(MockChat::new(Behaviour::Correct).with_delay(Duration::from_millis(700))).await;
     env.push(("PAPER_DIGEST_RUN__CONCURRENCY".into(), "1".into()));
+    env.push(("PAPER_DIGEST_RUN__CLAIM_LEASE_SECS".into(), "1".into()));
     let input = fixture("hf_2024-09-23.json");
     let args = [
         "run",
@@ -235,7 +236,11 @@ async fn killed_run_resumes_without_paying_twice() {
         input.to_str().unwrap(),
     ];
 
-    let mut child = binary(&env).args(args).spawn().unwrap();
+    let mut child = binary(&env)
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let db = dir.path().join("digest.db");
     // Generous: a debug build on a loaded machine takes a while to start (the tokenizer tables load once).
     let finished_before_kill = wait_for_stored(&db, 1, Duration::from_secs(180));
@@ -246,6 +251,8 @@ async fn killed_run_resumes_without_paying_twice() {
         "the first run stored nothing before the kill"
     );
 
+    // The killed run's claim on the paper it was asking about holds until its lease runs out.
+    std::thread::sleep(Duration::from_millis(1200));
     let output = run_cli(&env, &args);
     assert_eq!(
         output.status.code(),

@@ -19,6 +19,7 @@ mod identity_eval;
 mod layering;
 mod model_client;
 mod model_pacing;
+mod overlap;
 mod prompt_render;
 mod render_digest;
 mod render_report;

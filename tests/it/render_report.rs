@@ -3,7 +3,8 @@
 use paper_digest::paper::Status;
 use paper_digest::render::{report, write_atomic};
 use paper_digest::store::{
-    PaperResult, RunEnd, RunId, RunInfo, RunKind, RunReport, StatusCounts, Totals,
+    Listing, PaperResult, RunEnd, RunId, RunInfo, RunKind, RunReport, Skip, SkipKind, StatusCounts,
+    Totals,
 };
 
 fn result(id: &str, status: Status, reasons: &[&str], error: Option<&str>) -> PaperResult {
@@ -37,12 +38,19 @@ fn sample(end: Option<RunEnd>) -> RunReport {
             finished_at: end.map(|_| "2024-09-23T06:04:10.500Z".into()),
             end,
             note: None,
+            listing: Some(Listing {
+                listed: 9,
+                complete: true,
+                note: None,
+            }),
         },
         counts: StatusCounts {
             ok: 1,
             flagged: 1,
             failed: 1,
             skipped: 4,
+            not_attempted: 1,
+            elsewhere: 1,
         },
         papers: vec![
             result("2409.13346", Status::Ok, &[], None),
@@ -61,6 +69,18 @@ fn sample(end: Option<RunEnd>) -> RunReport {
                 &[],
                 Some("model gave up after 5 attempts: HTTP 503"),
             ),
+        ],
+        skips: vec![
+            Skip {
+                paper: "2409.13600".parse().unwrap(),
+                kind: SkipKind::NotAttempted,
+                detail: "not started: interrupted by SIGTERM".into(),
+            },
+            Skip {
+                paper: "2409.13601".parse().unwrap(),
+                kind: SkipKind::Elsewhere,
+                detail: "in progress in run 6".into(),
+            },
         ],
         totals: Totals {
             attempts: 3,

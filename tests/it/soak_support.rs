@@ -140,6 +140,8 @@ pub fn env_for(mock: &MockLlm, dir: &Path) -> Vec<(String, String)> {
         ("PAPER_DIGEST_MODEL__REQUESTS_PER_MINUTE", "0".to_string()),
         ("PAPER_DIGEST_MODEL__TOKENS_PER_MINUTE", "0".to_string()),
         ("PAPER_DIGEST_RUN__CONCURRENCY", "8".to_string()),
+        // A killed run's claims are free again a second later (see `wait_out_leases`).
+        ("PAPER_DIGEST_RUN__CLAIM_LEASE_SECS", "1".to_string()),
         (
             "PAPER_DIGEST_RUN__DATABASE",
             db_path(dir).display().to_string(),
@@ -319,4 +321,9 @@ pub fn figures(label: &str, papers: usize, stats: &Stats, reports: &[RunReport])
         last.failed,
         last.skipped,
     )
+}
+
+/// Waits until the claims of a killed run (lease: one second, see `env_for`) have expired.
+pub fn wait_out_leases() {
+    std::thread::sleep(std::time::Duration::from_millis(1200));
 }

@@ -67,6 +67,7 @@ fn attempt(paper: &Paper, status: Status) -> AttemptRecord {
         duration_ms: 2000,
         trimmed: false,
         output_mode: Some(OutputMode::JsonSchema),
+        written_from: paper_digest::checks::identity::WrittenFrom::Abstract,
     }
 }
 

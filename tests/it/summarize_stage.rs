@@ -406,8 +406,14 @@ async fn run_all(
     shutdown: &Shutdown,
 ) -> Vec<Finished> {
     let (sender, mut received) = mpsc::unbounded_channel();
+    // The select stage hands papers over a bounded channel; here they are all there at once.
+    let (queue, claimed) = mpsc::channel(papers.len().max(1));
+    for paper in papers {
+        queue.try_send(paper.clone()).unwrap();
+    }
+    drop(queue);
     summarizer(model, settings, papers, shutdown)
-        .summarize_all(papers.to_vec(), sender)
+        .summarize_all(claimed, sender)
         .await;
     let mut results = Vec::new();
     while let Some(finished) = received.recv().await {

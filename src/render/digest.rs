@@ -61,7 +61,7 @@ impl From<&CurrentEntry> for DigestEntry {
 
 impl DigestEntry {
     /// The sections to publish: ok summaries, and flagged ones only when asked for.
-    fn published(&self, include_flagged: bool) -> Option<&Sections> {
+    pub(crate) fn published(&self, include_flagged: bool) -> Option<&Sections> {
         match self.status {
             Some(Status::Ok) => self.sections.as_ref(),
             Some(Status::Flagged) if include_flagged => self.sections.as_ref(),
@@ -74,9 +74,19 @@ impl DigestEntry {
 /// Flagged entries appear only with `include_flagged`, under a warning line; failed or
 /// unsummarized ones never do.
 pub fn render(date: NaiveDate, entries: &[DigestEntry], include_flagged: bool) -> String {
+    layout(
+        date,
+        entries.len(),
+        publication_order(entries),
+        include_flagged,
+    )
+}
+
+/// The order a day is published in: by votes (highest first), ties by arXiv ID.
+pub(crate) fn publication_order(entries: &[DigestEntry]) -> Vec<&DigestEntry> {
     let mut sorted: Vec<&DigestEntry> = entries.iter().collect();
     sorted.sort_by(|a, b| by_votes_then_id(a, b));
-    layout(date, entries.len(), sorted, include_flagged)
+    sorted
 }
 
 /// Like [`render`] but keeps the given order (re-publishing a parsed digest as it was).

@@ -1,7 +1,8 @@
-//! Output files: the daily digest ([`digest`]), the run's review report ([`report`]), and
+//! Output files: the daily digest ([`digest`]; as HTML: [`html`]), the run's review report ([`report`]), and
 //! [`write_atomic`] so a reader or a crash never sees half a file.
 
 pub mod digest;
+pub mod html;
 pub mod report;
 pub mod text;
 

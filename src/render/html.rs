@@ -1,0 +1,200 @@
+//! A day's digest as HTML, for every HTML output (the static site, the review page, the feed's
+//! content): the same entries, order and warnings as the Markdown digest, an anchor per paper, no
+//! external asset and no script. Every value goes through the shared text rule ([`text::one_line`])
+//! and then minijinja's HTML escaping; links are only the paper's own arXiv page, and a thumbnail
+//! only when its URL is plain http(s).
+//!
+//! The templates (`templates/page.html`, `templates/day.html`) are compiled in.
+
+use std::sync::LazyLock;
+
+use chrono::NaiveDate;
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use super::digest::{publication_order, DigestEntry};
+use super::text;
+use crate::paper::Status;
+
+const PAGE: &str = "page.html";
+const DAY: &str = "day.html";
+
+/// The built-in templates, parsed once; they are constants rendered by this module's tests.
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::Html);
+    for (name, source) in [
+        (PAGE, include_str!("../../templates/page.html")),
+        (DAY, include_str!("../../templates/day.html")),
+    ] {
+        if let Err(error) = env.add_template(name, source) {
+            // A defect of the build, caught by the tests; the page then says so instead of crashing.
+            tracing::error!(%error, template = name, "a built-in HTML template does not parse");
+        }
+    }
+    env
+});
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot render the HTML template {template}: {message}")]
+pub struct HtmlError {
+    pub template: &'static str,
+    pub message: String,
+}
+
+/// A whole HTML document: `title` (escaped) around `body` (already HTML, from this module).
+pub fn page(title: &str, body: &str) -> Result<String, HtmlError> {
+    render(
+        PAGE,
+        minijinja::context! { title => text::one_line(title), body => body },
+    )
+}
+
+/// The day's published entries as an HTML `<section>`: ok summaries, and flagged ones under a warning
+/// when `include_flagged`; the others are counted as held.
+pub fn day(
+    date: NaiveDate,
+    entries: &[DigestEntry],
+    include_flagged: bool,
+) -> Result<String, HtmlError> {
+    let papers: Vec<PaperView> = publication_order(entries)
+        .into_iter()
+        .filter_map(|entry| PaperView::of(entry, include_flagged))
+        .collect();
+    let held = entries.len() - papers.len();
+    render(
+        DAY,
+        minijinja::context! {
+            date => date.to_string(),
+            listed => entries.len(),
+            held => held,
+            papers => minijinja::Value::from(minijinja::value::Serde(&papers)),
+        },
+    )
+}
+
+/// The anchor of a paper on a day's page: `p-2409.13346` (old-style IDs: `/` as `-`).
+pub fn anchor(id: &crate::paper::ArxivId) -> String {
+    format!("p-{}", id.as_str().replace('/', "-"))
+}
+
+fn render(template: &'static str, context: minijinja::Value) -> Result<String, HtmlError> {
+    TEMPLATES
+        .get_template(template)
+        .and_then(|t| t.render(context))
+        .map_err(|e| HtmlError {
+            template,
+            message: e.to_string(),
+        })
+}
+
+#[derive(Serialize)]
+struct PaperView {
+    anchor: String,
+    url: String,
+    title: String,
+    thumbnail: Option<String>,
+    votes: Option<String>,
+    authors: String,
+    warning: Option<String>,
+    sections: Vec<SectionView>,
+}
+
+#[derive(Serialize)]
+struct SectionView {
+    title: &'static str,
+    text: String,
+}
+
+impl PaperView {
+    fn of(entry: &DigestEntry, include_flagged: bool) -> Option<PaperView> {
+        let sections = entry.published(include_flagged)?;
+        let warning = (entry.status == Some(Status::Flagged)).then(|| {
+            let reasons: Vec<String> = entry.reasons.iter().map(|r| text::one_line(r)).collect();
+            format!("⚠️ 검토 필요 (flagged for review): {}", reasons.join("; "))
+        });
+        Some(PaperView {
+            anchor: anchor(&entry.id),
+            url: entry.id.abs_url(),
+            title: text::one_line(&entry.title),
+            thumbnail: entry.thumbnail.as_deref().and_then(text::image_url),
+            votes: entry.votes.map(|votes| match votes {
+                0 => "-".to_string(),
+                n => n.to_string(),
+            }),
+            authors: entry
+                .authors
+                .iter()
+                .map(|a| text::one_line(a))
+                .collect::<Vec<_>>()
+                .join(", "),
+            warning,
+            sections: sections
+                .iter()
+                .into_iter()
+                .map(|(title, text)| SectionView {
+                    title,
+                    text: text::one_line(text),
+                })
+                .collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::paper::Sections;
+
+    fn entry(id: &str, title: &str, status: Status, votes: i64) -> DigestEntry {
+        DigestEntry {
+            id: id.parse().unwrap(),
+            title: title.to_string(),
+            thumbnail: Some("javascript:alert(1)".to_string()),
+            votes: Some(votes),
+            authors: vec!["Mallory <b>Bold</b>".to_string()],
+            status: Some(status),
+            sections: Some(Sections {
+                whats_new: "새로운 <script>alert(1)</script> 방법입니다.".to_string(),
+                technical_details: "기술 & 세부 사항입니다.".to_string(),
+                performance_highlights: "성능이 \"좋습니다\".".to_string(),
+            }),
+            reasons: vec!["anchors: javascript:x 외 0%".to_string()],
+        }
+    }
+
+    #[test]
+    fn every_value_is_escaped_and_no_script_or_scheme_survives() {
+        let entries = [
+            entry(
+                "2409.00001",
+                "Good <img src=x onerror=alert(1)>",
+                Status::Ok,
+                3,
+            ),
+            entry("2409.00002", "Flagged", Status::Flagged, 9),
+            entry("2409.00003", "Failed", Status::Failed, 1),
+        ];
+        let date = "2024-09-23".parse().unwrap();
+        let body = day(date, &entries, false).unwrap();
+        let html = page("Daily Papers (2024-09-23)", &body).unwrap();
+        for raw in ["<script", "<img src=x", "<b>", "javascript:"] {
+            assert!(!html.contains(raw), "{raw} in:\n{html}");
+        }
+        assert!(html.contains("id=\"p-2409.00001\""), "{html}");
+        assert!(!html.contains("p-2409.00002"), "flagged left out:\n{html}");
+        assert!(html.contains("2 papers are held for review"), "{html}");
+        let with_flagged = day(date, &entries, true).unwrap();
+        let flagged_at = with_flagged.find("p-2409.00002").unwrap_or(usize::MAX);
+        let ok_at = with_flagged.find("p-2409.00001").unwrap_or(0);
+        assert!(flagged_at < ok_at, "by votes: {with_flagged}");
+        assert!(with_flagged.contains("검토 필요"), "{with_flagged}");
+    }
+
+    #[test]
+    fn a_day_without_papers_says_so() {
+        let body = day("2024-09-21".parse().unwrap(), &[], false).unwrap();
+        assert!(body.contains("No papers were announced"), "{body}");
+    }
+}

@@ -104,9 +104,9 @@ fn fetch_status(error: &FetchError) -> ExitStatus {
 
 fn model_status(error: &ModelError) -> ExitStatus {
     match error {
-        ModelError::Unreachable { .. } | ModelError::QuotaExhausted { .. } => {
-            ExitStatus::Unreachable
-        }
+        ModelError::Unreachable { .. }
+        | ModelError::QuotaExhausted { .. }
+        | ModelError::WaitTooLong { .. } => ExitStatus::Unreachable,
         // A bad key, a model name the server does not know, an unusable setting.
         ModelError::Rejected { .. } | ModelError::InvalidSettings { .. } => ExitStatus::Usage,
         ModelError::GaveUp { .. } | ModelError::Malformed { .. } | ModelError::Cancelled => {

@@ -22,7 +22,7 @@ use crate::model::ChatModel;
 use crate::paper::{ArxivId, Paper};
 use crate::prompt::PromptSet;
 use crate::store::{
-    RunEnd, RunId, RunKind, RunMeta, RunOutcome, Skip, SkipKind, Store, StoreError,
+    Listing, RunEnd, RunId, RunKind, RunMeta, RunOutcome, Skip, SkipKind, Store, StoreError,
 };
 
 /// What the stages of a run share, built once by the command.
@@ -95,6 +95,7 @@ impl Stages {
         request: &RunRequest,
     ) -> Result<RunSummary, PipelineError> {
         let mut day = fetcher.day(&request.source, request.date).await?;
+        let listed = day.papers.len();
         if let Some(limit) = request.limit {
             day.papers.truncate(limit);
         }
@@ -103,6 +104,14 @@ impl Stages {
             Some(day.date),
             request.source.label(),
         ))?;
+        self.store.record_listing(
+            run,
+            &Listing {
+                listed,
+                complete: day.complete,
+                note: day.note.clone(),
+            },
+        )?;
         if let Announcement::None(reason) = fetch::announcement(&self.store, &day)? {
             tracing::info!(date = %day.date, source = %request.source.label(), "no announcement: {reason}");
             let note = format!("no announcement for {}: {reason}", day.date);

@@ -123,7 +123,10 @@ pub fn run_status(summary: &RunSummary) -> ExitStatus {
         (Some(StopError::Model(error)), _) => model_status(error),
         (Some(StopError::Prompt(_)), _) | (None, Some(_)) => ExitStatus::Usage,
         (Some(StopError::Budget(_)), _) => ExitStatus::NotAllPublished,
-        (None, None) if tally.flagged + tally.failed + summary.skips.len() > 0 => {
+        (None, None)
+            if tally.flagged + tally.failed + summary.skips.len() > 0
+                || summary.incomplete.is_some() =>
+        {
             ExitStatus::NotAllPublished
         }
         (None, None) => ExitStatus::Success,

@@ -62,6 +62,8 @@ pub struct RunSummary {
     pub skips: Vec<Skip>,
     /// Set when the day had no announcement (nothing was summarized), with why.
     pub no_announcement: Option<String>,
+    /// Set when the source's list of the day was cut short (the digest holds only what was listed).
+    pub incomplete: Option<String>,
     /// Why the run stopped early, if it did.
     pub stop: Option<Stop>,
     /// Every digest written (a day's run writes one; `summarize` re-renders each day of its papers).
@@ -131,6 +133,7 @@ impl Stages {
                 tally: Tally::default(),
                 skips: Vec::new(),
                 no_announcement: Some(reason),
+                incomplete: None,
                 stop: None,
                 digests: Vec::new(),
                 report: publish::write_report(&self.store, run, &request.out_dir)?,
@@ -142,6 +145,11 @@ impl Stages {
             .summarize_and_record(run, &day.papers, request.force)
             .await?;
         summary.date = Some(day.date);
+        summary.incomplete = (!day.complete).then(|| {
+            day.note
+                .clone()
+                .unwrap_or_else(|| "the source's list was cut short".to_string())
+        });
         summary.digests = vec![publish::write_digest(
             &self.store,
             day.date,
@@ -257,6 +265,7 @@ impl Stages {
             tally,
             skips,
             no_announcement: None,
+            incomplete: None,
             stop,
             digests: Vec::new(),
             report: PathBuf::new(),

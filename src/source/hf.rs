@@ -247,8 +247,16 @@ impl HfClient {
                 return Ok(DayList::complete(papers));
             }
             if papers.len() == before && fetched.next_page.is_none() {
-                tracing::warn!(%date, page, "Hugging Face answered a page of papers already listed (it seems to ignore `p`); stopping");
-                return Ok(DayList::complete(papers));
+                let note = format!(
+                    "Hugging Face answered page {} with papers already listed (it seems to ignore `p`): stopped there",
+                    page + 1
+                );
+                tracing::warn!(%date, listed = papers.len(), "{note}");
+                return Ok(DayList {
+                    papers,
+                    complete: true,
+                    note: Some(note),
+                });
             }
         }
         let note = format!(

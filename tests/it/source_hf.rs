@@ -268,6 +268,31 @@ async fn a_day_beyond_the_page_limit_is_incomplete_and_says_so() {
     );
 }
 
+/// A server that ignores `p` answers the first page again: the list stops there, each paper once,
+/// and the note says why (it reaches the run's report).
+#[tokio::test]
+async fn a_server_that_ignores_the_page_stops_with_a_note_and_no_duplicates() {
+    let server = MockServer::start().await;
+    let first_page: Vec<Value> = (0..50)
+        .map(|i| item(&format!("2409.{:05}", 10001 + i), 1))
+        .collect();
+    Mock::given(path("/api/daily_papers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(first_page))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let list = client(&server, 100).await.daily(date()).await.unwrap();
+    assert_eq!(list.papers.len(), 50);
+    let unique: std::collections::HashSet<_> = list.papers.iter().map(|p| &p.id).collect();
+    assert_eq!(unique.len(), 50);
+    assert!(
+        list.note
+            .as_deref()
+            .is_some_and(|n| n.contains("ignore `p`")),
+        "{list:?}"
+    );
+}
+
 #[tokio::test]
 async fn daily_with_no_announcement_is_an_empty_list() {
     let server = MockServer::start().await;

@@ -23,6 +23,7 @@ mod overlap;
 mod prompt_render;
 mod render_digest;
 mod render_report;
+mod review_cli;
 mod soak;
 mod source_arxiv;
 mod source_errors;

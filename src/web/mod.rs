@@ -24,7 +24,7 @@ use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 use tracing::Level;
 
 pub use auth::{ServeToken, UnusableToken};
@@ -127,13 +127,31 @@ pub fn router(state: WebState) -> Router {
         .layer(header(header::X_FRAME_OPTIONS, "DENY"))
         .layer(header(header::REFERRER_POLICY, "no-referrer"))
         .layer(header(header::CACHE_CONTROL, "no-store"))
+        .layer(axum::middleware::from_fn(log_request))
+        // A span per request (method, URI); failures logged. Never headers: the token and the
+        // cookies stay out of the logs.
         .layer(
-            // Method, path and status; never headers (the token and cookies stay out of the logs).
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                .on_response(()),
         )
         .with_state(state)
+}
+
+/// One log line per request: method, path (without the query), status, duration.
+async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        %method,
+        path,
+        status = response.status().as_u16(),
+        ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "request"
+    );
+    response
 }
 
 /// Serves on `listener` until `shutdown` stops (SIGTERM/SIGINT), then lets the requests in flight

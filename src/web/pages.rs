@@ -576,6 +576,8 @@ pub(super) fn parse_id(text: &str) -> Result<ArxivId, WebError> {
 struct PaperView {
     id: String,
     path: String,
+    /// The login page, coming back here.
+    login_path: String,
     abs_url: String,
     title: String,
     authors: String,
@@ -670,6 +672,7 @@ impl PaperView {
         PaperView {
             id: paper.id.to_string(),
             path: paper_path(&paper.id),
+            login_path: format!("/login?next={}", paper_path(&paper.id).replace('%', "%25")),
             abs_url: paper.id.abs_url(),
             title: one_line(&paper.title),
             authors: paper

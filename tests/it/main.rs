@@ -33,3 +33,5 @@ mod source_shared_data;
 mod store_concurrent_open;
 mod store_db;
 mod summarize_stage;
+mod web_routes;
+mod web_support;

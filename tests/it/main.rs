@@ -33,5 +33,6 @@ mod source_shared_data;
 mod store_concurrent_open;
 mod store_db;
 mod summarize_stage;
+mod web_browser;
 mod web_routes;
 mod web_support;

@@ -616,6 +616,48 @@ mod tests {
     }
 
     #[test]
+    fn serve_settings_and_token() {
+        let defaults = Settings::defaults().unwrap();
+        assert_eq!(defaults.web.bind.to_string(), "127.0.0.1:8080");
+        assert!(defaults.serve_token.resolve().unwrap().is_none());
+        let from_env = Settings::load(None, &env(&[("PAPER_DIGEST_SERVE_TOKEN", " tok-1 \n")]))
+            .unwrap()
+            .serve_token
+            .resolve()
+            .unwrap()
+            .unwrap();
+        assert!(from_env.matches("tok-1"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "tok-file\n").unwrap();
+        let file = path.display().to_string();
+        let from_file = Settings::load(None, &env(&[("PAPER_DIGEST_SERVE__TOKEN_FILE", &file)]))
+            .unwrap()
+            .serve_token
+            .resolve()
+            .unwrap()
+            .unwrap();
+        assert!(from_file.matches("tok-file"));
+        let bad = Settings::load(None, &env(&[("PAPER_DIGEST_SERVE__BIND", "localhost:80")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            bad.contains("serve.bind") && bad.contains("PAPER_DIGEST_SERVE__BIND"),
+            "{bad}"
+        );
+        let config = dir.path().join("c.toml");
+        std::fs::write(&config, "[serve]\ntoken = \"tok-secret\"\n").unwrap();
+        let refused = Settings::load(Some(&config), &Env::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("never read from a config file"),
+            "{refused}"
+        );
+        assert!(!refused.contains("tok-secret"), "{refused}");
+    }
+
+    #[test]
     fn api_key_resolution() {
         let missing = Settings::defaults().unwrap().api_key;
         assert!(matches!(missing.resolve(), Err(ConfigError::MissingApiKey)));

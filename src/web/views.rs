@@ -100,7 +100,7 @@ pub(super) fn segments(text: &str, marks: Option<&TermMarks>, exact: bool) -> Ve
         .filter(|(t, _)| !t.is_empty())
         .collect();
     // Longest first, so `GPT-4o` wins over `GPT`.
-    terms.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+    terms.sort_by_key(|term| std::cmp::Reverse(term.0.len()));
     let mut out = Vec::new();
     let mut plain = String::new();
     let mut at = 0;

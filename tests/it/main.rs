@@ -32,6 +32,7 @@ mod source_hf;
 mod source_shared_data;
 mod store_concurrent_open;
 mod store_db;
+mod store_review;
 mod summarize_stage;
 mod web_browser;
 mod web_routes;

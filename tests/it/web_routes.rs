@@ -760,3 +760,53 @@ fn serve_logs_requests_and_stops_cleanly_on_sigterm() {
     assert!(logs.contains("review server stopped"), "{logs}");
     assert!(!logs.contains(TOKEN), "the token is never logged");
 }
+
+/// An old-style ID (`hep-th/9901001`) has its own page: the slash travels as `%2F`.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_old_style_id_has_a_page_and_takes_decisions() {
+    use paper_digest::paper::Paper;
+    let dir = tempfile::tempdir().unwrap();
+    let app = paper_digest::web::router(state(dir.path(), None, Some(TOKEN), true));
+    let store = Store::open(&dir.path().join("digest.db")).unwrap();
+    let old = Paper {
+        id: "hep-th/9901001".parse().unwrap(),
+        version: None,
+        title: "Strings on a Lattice".to_string(),
+        authors: Vec::new(),
+        abstract_text: "We study strings on a lattice.".to_string(),
+        upvotes: None,
+        thumbnail: None,
+        published: None,
+        updated: None,
+        primary_category: None,
+        categories: Vec::new(),
+    };
+    store
+        .upsert_papers(&[old], Some(DAY.parse().unwrap()), "arxiv")
+        .unwrap();
+    let page = send(&app, get("/papers/hep-th%2F9901001", None)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Strings on a Lattice"));
+    let queue = send(&app, get("/queue?status=all", None)).await;
+    assert!(
+        queue.body.contains("papers&#x2f;hep-th%2F9901001"),
+        "{}",
+        queue.body
+    );
+    let api = send(
+        &app,
+        post_json(
+            "/api/papers/hep-th%2F9901001/approve",
+            Some(TOKEN),
+            serde_json::json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        api.status,
+        StatusCode::CONFLICT,
+        "no summary yet: {}",
+        api.body
+    );
+    assert!(api.body.contains("resummarize"), "{}", api.body);
+}

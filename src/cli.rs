@@ -60,6 +60,106 @@ pub enum Command {
     Lint(LintArgs),
     /// Measure the identity checks on labelled summary/abstract pairs (JSONL).
     EvalChecks(EvalChecksArgs),
+    /// Review flagged and failed summaries: list, show, approve, reject, edit, re-summarize.
+    Review(ReviewArgs),
+    /// Serve the review web page and its JSON API over the store.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    #[command(subcommand)]
+    pub command: ReviewCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// List papers for review: flagged ones by default, newest day first.
+    List(ReviewListArgs),
+    /// Show a paper: its summary, the checks' reasons and terms, the abstract, model, prompt
+    /// version, dates, history and review trail.
+    Show(ReviewShowArgs),
+    /// Publish the current summary as it is (a person decided; the links check still applies).
+    Approve(ReviewDecideArgs),
+    /// Keep the summary out of every digest until a new summary is made.
+    Reject(ReviewDecideArgs),
+    /// Replace the summary with a person's text (the three sections as Markdown or JSON in FILE);
+    /// the shape and links checks must pass, identity reasons leave it flagged for approval.
+    Edit(ReviewEditArgs),
+    /// Ask the model again for this paper (claims it first: a running job never pays twice).
+    Resummarize(ReviewDecideArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReviewStatus {
+    /// Flagged, waiting for a person.
+    Flagged,
+    /// No usable answer.
+    Failed,
+    /// Every paper, whatever its state.
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewListArgs {
+    /// Only papers listed on this day (YYYY-MM-DD).
+    #[arg(long, value_parser = parse_date)]
+    pub date: Option<NaiveDate>,
+
+    /// Which papers to list.
+    #[arg(long, value_enum, default_value_t = ReviewStatus::Flagged)]
+    pub status: ReviewStatus,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewShowArgs {
+    /// arXiv ID in any usual form (2409.17481, arXiv:2409.17481v2, https://arxiv.org/abs/...).
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewDecideArgs {
+    /// arXiv ID in any usual form.
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// Why: kept in the review trail.
+    #[arg(long)]
+    pub note: Option<String>,
+
+    /// Who decides (default: $USER).
+    #[arg(long, value_name = "NAME")]
+    pub actor: Option<String>,
+
+    /// Output folder of the re-rendered digests (overrides run.out_dir).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewEditArgs {
+    #[command(flatten)]
+    pub decide: ReviewDecideArgs,
+
+    /// The new summary: `- **What's New**: ...` sections as `review show` prints them, or JSON.
+    #[arg(long, value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on (overrides serve.bind). Reading is open only on loopback.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub bind: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,8 @@
 //! - [`paper`] (the domain types every stage shares) and [`logging`];
 //! - what the stages use: [`source`], [`prompt`], [`model`], [`checks`], [`store`], [`render`];
 //! - [`pipeline`]: the stages of a run, fetch → select → summarize → record → publish;
+//! - [`review`]: a person's decisions on summaries (approve, reject, edit, re-summarize), and
+//!   [`web`]: the review web page and its JSON API over the same store;
 //! - [`settings`]: the config read once into the types the stages take;
 //! - [`cli`] and [`app`]: the commands and their exit codes, under a thin `main.rs`.
 
@@ -24,6 +26,10 @@ pub mod store;
 pub mod render;
 
 pub mod pipeline;
+
+pub mod review;
+
+pub mod web;
 
 pub mod settings;
 

@@ -8,6 +8,7 @@ use crate::pipeline::publish::PublishError;
 use crate::pipeline::summarize::StopError;
 use crate::pipeline::{PipelineError, RunSummary};
 use crate::prompt::PromptError;
+use crate::review::ReviewError;
 use crate::settings::ConfigError;
 use crate::source::SourceError;
 use crate::store::StoreError;
@@ -62,6 +63,8 @@ pub enum CommandError {
     Publish(#[from] PublishError),
     #[error(transparent)]
     Lint(#[from] LintError),
+    #[error(transparent)]
+    Review(#[from] ReviewError),
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -89,7 +92,27 @@ impl CommandError {
             | CommandError::Output(_) => ExitStatus::Usage,
             CommandError::Fetch(error) => fetch_status(error),
             CommandError::Model(error) => model_status(error),
+            CommandError::Review(error) => review_status(error),
         }
+    }
+}
+
+/// A decision that cannot be taken (unknown paper, nothing to decide on, a summary the checks
+/// refuse, a summary changed or being summarized meanwhile) is 2; a re-summarization's pipeline
+/// errors map as a run's.
+fn review_status(error: &ReviewError) -> ExitStatus {
+    match error {
+        ReviewError::Pipeline(PipelineError::Fetch(error)) => fetch_status(error),
+        ReviewError::UnknownPaper(_)
+        | ReviewError::NoSummary { .. }
+        | ReviewError::NotApplicable { .. }
+        | ReviewError::Refused { .. }
+        | ReviewError::BadInput(_)
+        | ReviewError::Decide(_)
+        | ReviewError::Store(_)
+        | ReviewError::Publish(_)
+        | ReviewError::Pipeline(_)
+        | ReviewError::ModelUnavailable(_) => ExitStatus::Usage,
     }
 }
 

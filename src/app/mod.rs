@@ -8,7 +8,9 @@ mod error;
 mod eval_checks;
 pub mod lint;
 mod report;
+mod review;
 mod run;
+mod serve;
 pub mod signals;
 mod summarize;
 
@@ -16,6 +18,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 pub use error::{run_status, CommandError, ExitStatus, EXIT_SIGINT, EXIT_SIGTERM};
+pub use serve::web_state;
 
 use crate::cli::{Cli, Command};
 use crate::logging::Progress;
@@ -47,25 +50,37 @@ pub async fn execute(cli: Cli, ctx: Context<'_>) -> Result<ExitStatus, CommandEr
         Command::Report(args) => report::report(&settings, args, ctx.out),
         Command::Lint(args) => lint::lint(&settings, args, ctx).await,
         Command::EvalChecks(args) => eval_checks::eval_checks(&settings, args, ctx.out),
+        Command::Review(args) => review::review(settings, args, ctx).await,
+        Command::Serve(args) => serve::serve(settings, args, ctx).await,
     }
 }
 
 /// The stages a command that asks the model needs: the store, the model client, the prompts.
 fn stages(settings: &Settings, store: Store, ctx: &Context<'_>) -> Result<Stages, CommandError> {
+    stages_with(settings, store, ctx.shutdown.clone(), ctx.progress.clone())
+}
+
+/// [`stages`] with the stop and progress given directly (the review server builds them once).
+fn stages_with(
+    settings: &Settings,
+    store: Store,
+    shutdown: Shutdown,
+    progress: Progress,
+) -> Result<Stages, CommandError> {
     let prompts = PromptSet::load(settings.prompts_dir.as_deref())?;
     let api_key = settings.api_key.resolve()?;
     let model: Arc<dyn ChatModel> = Arc::new(OpenAiCompatible::new(
         settings.model.clone(),
         api_key,
-        ctx.shutdown.token(),
+        shutdown.token(),
     )?);
     Ok(Stages {
         store,
         model,
         prompts: Arc::new(prompts),
         settings: settings.summarize.clone(),
-        progress: ctx.progress.clone(),
-        shutdown: ctx.shutdown.clone(),
+        progress,
+        shutdown,
         claim_lease: settings.claim_lease,
     })
 }

@@ -1,5 +1,6 @@
 //! The select stage: which of the listed papers need a summary. A paper whose current summary was
-//! made from the same abstract, prompt version and model, and passed or was flagged, is done; a
+//! made from the same abstract, prompt version and model, and passed or was flagged, is done, and so
+//! is one a person approved, rejected or wrote in review (the store decides both: `Store::done`); a
 //! failed one is tried again; `force` asks again for everything.
 
 use std::time::Duration;

@@ -15,7 +15,7 @@ use super::text::{
     image_url, inline, inline_unvouched, link_text, unescape_inline, unescape_link_text,
 };
 use crate::paper::{ArxivId, Sections, Status};
-use crate::store::CurrentEntry;
+use crate::store::{CurrentEntry, ReviewAction};
 
 const HEADING_PREFIX: &str = "## Daily Papers (";
 const ENTRY_PREFIX: &str = "### [";
@@ -53,7 +53,14 @@ impl From<&CurrentEntry> for DigestEntry {
             votes: entry.paper.upvotes,
             authors: entry.paper.authors.clone(),
             status: summary.map(|s| s.status),
-            sections: summary.and_then(|s| s.sections.clone()),
+            // A summary a person rejected is never published, not even with its warning.
+            sections: summary
+                .filter(|s| {
+                    !s.decided
+                        .as_ref()
+                        .is_some_and(|d| d.action == ReviewAction::Reject)
+                })
+                .and_then(|s| s.sections.clone()),
             reasons: summary.map(|s| s.reasons.clone()).unwrap_or_default(),
         }
     }

@@ -18,11 +18,13 @@ pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 pub const ENV_PREFIX: &str = "PAPER_DIGEST_";
 
 /// Variables with the prefix that are not config keys (read elsewhere).
-const ENV_NOT_KEYS: [&str; 4] = [
+const ENV_NOT_KEYS: [&str; 6] = [
     "PAPER_DIGEST_CONFIG",
     "PAPER_DIGEST_LOG",
     "PAPER_DIGEST_LOG_FORMAT",
     "PAPER_DIGEST_SHARED_DATA",
+    "PAPER_DIGEST_SERVE_TOKEN",
+    "PAPER_DIGEST_SKIP_BROWSER",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -34,6 +36,7 @@ pub(super) struct RawConfig {
     pub checks: RawChecks,
     pub render: RawRender,
     pub lint: RawLint,
+    pub serve: RawServe,
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,6 +134,13 @@ pub(super) struct RawLint {
     pub written_from: WrittenFrom,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServe {
+    pub bind: String,
+    pub token_file: String,
+}
+
 /// Where each key that a file or a variable set came from (keys left at their default are absent).
 pub(super) type Origins = BTreeMap<String, String>;
 
@@ -176,17 +186,31 @@ fn parse_toml(text: &str, path: &Path) -> Result<toml::Table, ConfigError> {
         })
 }
 
+/// Secrets a config file never holds: (section, key).
+const SECRET_KEYS: [(&str, &str); 2] = [("model", "api_key"), ("serve", "token")];
+
 fn reject_key_in_config(table: &toml::Table, origin: &str) -> Result<(), ConfigError> {
-    let has_key = table
-        .get("model")
-        .and_then(toml::Value::as_table)
-        .is_some_and(|model| model.contains_key("api_key"));
-    if has_key {
-        return Err(ConfigError::KeyInConfig {
-            origin: origin.to_string(),
-        });
+    for (section, key) in SECRET_KEYS {
+        let has_key = table
+            .get(section)
+            .and_then(toml::Value::as_table)
+            .is_some_and(|table| table.contains_key(key));
+        if has_key {
+            return Err(secret_in_config(section, origin));
+        }
     }
     Ok(())
+}
+
+fn secret_in_config(section: &str, origin: &str) -> ConfigError {
+    match section {
+        "serve" => ConfigError::TokenInConfig {
+            origin: origin.to_string(),
+        },
+        _ => ConfigError::KeyInConfig {
+            origin: origin.to_string(),
+        },
+    }
 }
 
 /// Deep-merges `overlay` into `base`, remembering where each leaf came from for error messages.
@@ -237,10 +261,8 @@ fn apply_env(
             "expected PAPER_DIGEST_<SECTION>__<KEY>, e.g. PAPER_DIGEST_MODEL__BASE_URL",
         ));
     };
-    if path == ["model", "api_key"] {
-        return Err(ConfigError::KeyInConfig {
-            origin: name.to_string(),
-        });
+    if let Some((section, _)) = SECRET_KEYS.iter().find(|(s, k)| path == [*s, *k]) {
+        return Err(secret_in_config(section, name));
     }
     let mut table = &mut *merged;
     for (depth, section) in tables.iter().enumerate() {

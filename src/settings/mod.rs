@@ -21,7 +21,8 @@ use crate::checks::shape::ShapeLimits;
 use crate::model::{ApiKey, MaxTokensField, ModelSettings};
 use crate::pipeline::fetch::FetchSettings;
 use crate::pipeline::summarize::{BudgetLimits, SummarizeSettings};
-use layers::{origin_of, Origins, RawConfig, RawModel};
+use crate::web::{ServeToken, WebSettings};
+use layers::{origin_of, Origins, RawConfig, RawModel, RawServe};
 
 /// The process environment as data: commands read variables from here, never from the process, so
 /// every command runs in-process in tests with the variables a test gives it.
@@ -56,6 +57,9 @@ impl Env {
 /// The variable the API key is read from.
 pub const API_KEY_ENV: &str = "OPENAI_API_KEY";
 
+/// The variable the review server's token is read from.
+pub const SERVE_TOKEN_ENV: &str = "PAPER_DIGEST_SERVE_TOKEN";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {message}")]
@@ -85,6 +89,46 @@ pub enum ConfigError {
     KeyUnusable { origin: String },
     #[error("the API key is never read from a config file ({origin}); set OPENAI_API_KEY or model.api_key_file")]
     KeyInConfig { origin: String },
+    #[error("the serve token is never read from a config file ({origin}); set PAPER_DIGEST_SERVE_TOKEN or serve.token_file")]
+    TokenInConfig { origin: String },
+    #[error("cannot read serve token file {path}: {message}")]
+    TokenFile { path: PathBuf, message: String },
+    #[error("the serve token in {origin} contains control characters (a line break inside it?)")]
+    TokenUnusable { origin: String },
+}
+
+/// Where the review server's token comes from; read when `serve` starts.
+#[derive(Debug, Clone)]
+pub enum ServeTokenSource {
+    /// `PAPER_DIGEST_SERVE_TOKEN`, already read.
+    Env(ServeToken),
+    /// `serve.token_file` (e.g. a Docker secret), read on use.
+    File(PathBuf),
+    /// Neither is set: the server is read-only.
+    Missing,
+}
+
+impl ServeTokenSource {
+    /// The token, or `None` when none is set.
+    pub fn resolve(&self) -> Result<Option<ServeToken>, ConfigError> {
+        match self {
+            ServeTokenSource::Env(token) => Ok(Some(token.clone())),
+            ServeTokenSource::File(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::TokenFile {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+                let token = ServeToken::new(&text).map_err(|_| ConfigError::TokenUnusable {
+                    origin: path.display().to_string(),
+                })?;
+                token.map(Some).ok_or_else(|| ConfigError::TokenFile {
+                    path: path.clone(),
+                    message: "the file is empty".to_string(),
+                })
+            }
+            ServeTokenSource::Missing => Ok(None),
+        }
+    }
 }
 
 /// Where the API key comes from; read when a command needs the model (`digest` or `report` need none).
@@ -142,6 +186,9 @@ pub struct Settings {
     pub include_flagged: bool,
     /// What the digests `lint` audits were written from.
     pub lint_written_from: WrittenFrom,
+    /// The review server (`serve`).
+    pub web: WebSettings,
+    pub serve_token: ServeTokenSource,
 }
 
 impl Settings {
@@ -149,7 +196,8 @@ impl Settings {
     pub fn load(file: Option<&Path>, env: &Env) -> Result<Settings, ConfigError> {
         let (raw, origins) = layers::load(file, env)?;
         let api_key = api_key_source(&raw.model, env)?;
-        Validator { origins: &origins }.settings(raw, api_key)
+        let serve_token = serve_token_source(&raw.serve, env)?;
+        Validator { origins: &origins }.settings(raw, api_key, serve_token)
     }
 
     /// The built-in defaults alone (`config/default.toml`).
@@ -175,13 +223,33 @@ fn api_key_source(model: &RawModel, env: &Env) -> Result<ApiKeySource, ConfigErr
     })
 }
 
+fn serve_token_source(serve: &RawServe, env: &Env) -> Result<ServeTokenSource, ConfigError> {
+    if let Some(text) = env.get(SERVE_TOKEN_ENV) {
+        let unusable = |_| ConfigError::TokenUnusable {
+            origin: SERVE_TOKEN_ENV.to_string(),
+        };
+        if let Some(token) = ServeToken::new(text).map_err(unusable)? {
+            return Ok(ServeTokenSource::Env(token));
+        }
+    }
+    Ok(match optional_path(&serve.token_file) {
+        Some(path) => ServeTokenSource::File(path),
+        None => ServeTokenSource::Missing,
+    })
+}
+
 /// Turns raw values into final types; each error names the key and the layer that set it.
 struct Validator<'a> {
     origins: &'a Origins,
 }
 
 impl Validator<'_> {
-    fn settings(&self, raw: RawConfig, api_key: ApiKeySource) -> Result<Settings, ConfigError> {
+    fn settings(
+        &self,
+        raw: RawConfig,
+        api_key: ApiKeySource,
+        serve_token: ServeTokenSource,
+    ) -> Result<Settings, ConfigError> {
         let concurrency = self.at_least("run.concurrency", raw.run.concurrency, 1)?;
         let source = &raw.source;
         Ok(Settings {
@@ -263,6 +331,16 @@ impl Validator<'_> {
             prompts_dir: optional_path(&raw.run.prompts_dir),
             include_flagged: raw.render.include_flagged,
             lint_written_from: raw.lint.written_from,
+            web: WebSettings {
+                bind: raw.serve.bind.trim().parse().map_err(|_| {
+                    self.invalid(
+                        "serve.bind",
+                        &format!("{:?}", raw.serve.bind),
+                        "is not an IP address and port like 127.0.0.1:8080",
+                    )
+                })?,
+            },
+            serve_token,
         })
     }
 
@@ -552,6 +630,48 @@ mod tests {
                 .to_string();
             assert!(text.contains(expected), "{name}={value}: {text}");
         }
+    }
+
+    #[test]
+    fn serve_settings_and_token() {
+        let defaults = Settings::defaults().unwrap();
+        assert_eq!(defaults.web.bind.to_string(), "127.0.0.1:8080");
+        assert!(defaults.serve_token.resolve().unwrap().is_none());
+        let from_env = Settings::load(None, &env(&[("PAPER_DIGEST_SERVE_TOKEN", " tok-1 \n")]))
+            .unwrap()
+            .serve_token
+            .resolve()
+            .unwrap()
+            .unwrap();
+        assert!(from_env.matches("tok-1"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "tok-file\n").unwrap();
+        let file = path.display().to_string();
+        let from_file = Settings::load(None, &env(&[("PAPER_DIGEST_SERVE__TOKEN_FILE", &file)]))
+            .unwrap()
+            .serve_token
+            .resolve()
+            .unwrap()
+            .unwrap();
+        assert!(from_file.matches("tok-file"));
+        let bad = Settings::load(None, &env(&[("PAPER_DIGEST_SERVE__BIND", "localhost:80")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            bad.contains("serve.bind") && bad.contains("PAPER_DIGEST_SERVE__BIND"),
+            "{bad}"
+        );
+        let config = dir.path().join("c.toml");
+        std::fs::write(&config, "[serve]\ntoken = \"tok-secret\"\n").unwrap();
+        let refused = Settings::load(Some(&config), &Env::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("never read from a config file"),
+            "{refused}"
+        );
+        assert!(!refused.contains("tok-secret"), "{refused}");
     }
 
     #[test]

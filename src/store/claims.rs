@@ -116,13 +116,16 @@ fn claim_one(
     Ok(holder.map_or(Claim::Claimed, |holder| Claim::Elsewhere(RunId(holder))))
 }
 
-/// The paper's current summary has this key and passed or was flagged.
+/// The paper's current summary has this key and passed or was flagged, or a person decided on it
+/// (approved, rejected or wrote it: only `--force` replaces that).
 fn is_done(tx: &Transaction<'_>, id: &str, key: &SummaryKey) -> rusqlite::Result<bool> {
     tx.query_row(
         "SELECT EXISTS (
             SELECT 1 FROM current c JOIN attempts a ON a.id = c.attempt
-            WHERE c.paper = ?1 AND a.abstract_hash = ?2 AND a.prompt_version = ?3
-              AND a.model = ?4 AND a.status IN ('ok', 'flagged'))",
+            WHERE c.paper = ?1
+              AND (a.kind <> 'model'
+                   OR (a.abstract_hash = ?2 AND a.prompt_version = ?3 AND a.model = ?4
+                       AND a.status IN ('ok', 'flagged'))))",
         params![id, key.abstract_hash, key.prompt_version, key.model],
         |row| row.get(0),
     )

@@ -7,6 +7,7 @@
 //! point leaves a consistent file and a restart pays only for what was not recorded.
 
 mod claims;
+mod review;
 mod schema;
 mod types;
 
@@ -21,6 +22,10 @@ use rusqlite_migration::{Error as MigrationError, MigrationDefinitionError};
 
 use crate::paper::{ArxivId, Paper, Sections, Status, SummaryKey};
 pub use claims::{Candidate, Claim};
+pub use review::{
+    AttemptInfo, DayCounts, DecideError, Decided, Decision, DecisionRequest, HumanSummary,
+    QueueEntry, QueueFilter, ReviewAction, ReviewState,
+};
 pub use types::{
     AttemptRecord, CachedFullText, CurrentEntry, CurrentSummary, Listing, PaperResult, RunEnd,
     RunId, RunInfo, RunKind, RunMeta, RunOutcome, RunReport, Skip, SkipKind, StatusCounts, Totals,
@@ -337,8 +342,9 @@ impl Store {
     }
 
     /// Of `papers`, the IDs whose current summary was made with this key (abstract, prompt
-    /// version, model) and passed or was flagged; a failed one is retried by a later run. One
-    /// query for the whole list.
+    /// version, model) and passed or was flagged, or was approved, rejected or written by a person
+    /// (whatever its key: only `--force` or `review resummarize` replaces a person's decision); a
+    /// failed one is retried by a later run. One query for the whole list.
     pub fn done(
         &self,
         papers: &[Paper],
@@ -347,19 +353,22 @@ impl Store {
     ) -> Result<HashSet<ArxivId>, StoreError> {
         let operation = format!("checking which of {} papers are done", papers.len());
         let ids: Vec<ArxivId> = papers.iter().map(|p| p.id.clone()).collect();
-        let hashes: HashMap<String, String> = {
+        // The abstract hash of each current summary of this key; `None` for a person's.
+        let hashes: HashMap<String, Option<String>> = {
             let conn = self.conn();
             let mut statement = conn
                 .prepare(
-                    "SELECT c.paper, a.abstract_hash FROM current c JOIN attempts a ON a.id = c.attempt
+                    "SELECT c.paper, CASE WHEN a.kind = 'model' THEN a.abstract_hash END
+                     FROM current c JOIN attempts a ON a.id = c.attempt
                      WHERE c.paper IN (SELECT value FROM json_each(?1))
-                       AND a.prompt_version = ?2 AND a.model = ?3
-                       AND a.status IN ('ok', 'flagged')",
+                       AND (a.kind <> 'model'
+                            OR (a.prompt_version = ?2 AND a.model = ?3
+                                AND a.status IN ('ok', 'flagged')))",
                 )
                 .map_err(self.sql_error(&operation))?;
             let rows = statement
                 .query_map(params![id_list(&ids), prompt_version, model], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                    Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?))
                 })
                 .and_then(|rows| rows.collect::<Result<HashMap<_, _>, _>>())
                 .map_err(self.sql_error(&operation))?;
@@ -367,7 +376,11 @@ impl Store {
         };
         Ok(papers
             .iter()
-            .filter(|paper| hashes.get(paper.id.as_str()) == Some(&paper.abstract_hash()))
+            .filter(|paper| match hashes.get(paper.id.as_str()) {
+                Some(Some(hash)) => *hash == paper.abstract_hash(),
+                Some(None) => true,
+                None => false,
+            })
             .map(|paper| paper.id.clone())
             .collect())
     }
@@ -565,7 +578,8 @@ impl Store {
             let mut statement = conn
                 .prepare(&format!(
                     "SELECT {PAPER_COLUMNS}, l.upvotes, l.position, a.id, a.status, a.sections,
-                        a.reasons, a.error, a.abstract_hash, a.prompt_version, a.model, a.created_at
+                        a.reasons, a.error, a.abstract_hash, a.prompt_version, a.model, a.created_at,
+                        a.kind, a.actor
                      FROM listings l
                      JOIN papers p ON p.id = l.paper
                      LEFT JOIN current c ON c.paper = l.paper
@@ -606,7 +620,7 @@ impl Store {
             .conn()
             .query_row(
                 "SELECT a.id, a.status, a.sections, a.reasons, a.error, a.abstract_hash,
-                        a.prompt_version, a.model, a.created_at
+                        a.prompt_version, a.model, a.created_at, a.kind, a.actor
                  FROM current c JOIN attempts a ON a.id = c.attempt
                  WHERE c.paper = ?1",
                 [id.as_str()],
@@ -692,7 +706,7 @@ impl Store {
                               sum(completion_tokens) AS completion_tokens,
                               sum(cost_usd) AS cost_usd, sum(duration_ms) AS duration_ms,
                               max(trimmed) AS trimmed
-                       FROM attempts WHERE run = ?1 GROUP BY paper) agg
+                       FROM attempts WHERE run = ?1 AND kind = 'model' GROUP BY paper) agg
                  JOIN attempts a ON a.id = agg.last
                  JOIN papers p ON p.id = a.paper
                  ORDER BY a.id",
@@ -780,6 +794,7 @@ impl Store {
                 prompt_version: row.prompt_version,
                 model: row.model,
             },
+            decided: review::Decided::from_columns(&row.kind, row.actor, &row.created_at),
             created_at: row.created_at,
         })
     }
@@ -997,6 +1012,8 @@ struct SummaryRow {
     prompt_version: String,
     model: String,
     created_at: String,
+    kind: String,
+    actor: Option<String>,
 }
 
 impl SummaryRow {
@@ -1015,6 +1032,8 @@ impl SummaryRow {
             prompt_version: row.get(first + 6)?,
             model: row.get(first + 7)?,
             created_at: row.get(first + 8)?,
+            kind: row.get(first + 9)?,
+            actor: row.get(first + 10)?,
         }))
     }
 }

@@ -131,6 +131,33 @@ CREATE TABLE run_skips (
 ) STRICT;
 "#,
     ),
+    M::up(
+        r#"
+-- Who wrote an attempt: the model in a run ('model'), or a person in review: an approval or a
+-- rejection of the summary before it (same sections), or an edit (new sections). A person's attempt
+-- keeps `run` and the key of the attempt it decided on, so the model's answer stays in the history.
+ALTER TABLE attempts ADD COLUMN kind TEXT NOT NULL DEFAULT 'model'
+    CHECK (kind IN ('model', 'approve', 'reject', 'edit'));
+ALTER TABLE attempts ADD COLUMN actor TEXT;  -- the person, for every kind but 'model'
+
+-- The review trail: every decision a person took on a paper's summary, with what it changed.
+CREATE TABLE review_decisions (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    paper          TEXT NOT NULL REFERENCES papers(id),
+    attempt_before INTEGER REFERENCES attempts(id),  -- the current summary decided on
+    attempt_after  INTEGER REFERENCES attempts(id),  -- the current summary after the decision
+    decided_at     TEXT NOT NULL,
+    actor          TEXT NOT NULL,
+    action         TEXT NOT NULL CHECK (action IN ('approve', 'reject', 'edit', 'resummarize')),
+    note           TEXT,
+    status_before  TEXT CHECK (status_before IN ('ok', 'flagged', 'failed', 'rejected')),
+    status_after   TEXT CHECK (status_after IN ('ok', 'flagged', 'failed', 'rejected')),
+    text_before    TEXT,                              -- edits: the sections before (JSON)
+    text_after     TEXT                               -- edits: the sections after (JSON)
+) STRICT;
+CREATE INDEX review_decisions_by_paper ON review_decisions(paper, id);
+"#,
+    ),
 ];
 
 pub(crate) const MIGRATION_COUNT: usize = MIGRATION_SLICE.len();

@@ -160,6 +160,9 @@ pub struct CurrentSummary {
     pub error: Option<String>,
     pub key: SummaryKey,
     pub created_at: String,
+    /// Set when a person approved, rejected or wrote this summary (`None`: the model's answer as
+    /// the checks judged it).
+    pub decided: Option<super::Decided>,
 }
 
 /// A paper listed on a day, with that day's votes in `paper.upvotes`, and its current summary.

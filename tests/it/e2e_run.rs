@@ -506,8 +506,9 @@ async fn a_server_asking_to_wait_a_day_ends_the_run_with_exit_3() {
     let report = std::fs::read_to_string(dir.path().join("out/reports/run-1.md")).unwrap();
     assert!(report.contains("Not attempted (3)"), "{report}");
     assert!(report.contains("model.max_retry_after_secs"), "{report}");
-    // The three papers went out together; none was asked again.
-    assert_eq!(mock.stats().requests, 3, "{:?}", mock.stats());
+    // None was asked again after the answer to wait (how many went out before it depends on timing).
+    let requests = mock.stats().requests;
+    assert!((1..=3).contains(&requests), "{:?}", mock.stats());
 }
 
 /// A store error in the middle of the results used to drop the answers already paid for and skip

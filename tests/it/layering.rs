@@ -15,6 +15,8 @@ const LAYERS: &[&[&str]] = &[
     &["store"],
     &["render"],
     &["pipeline"],
+    &["review"],
+    &["web"],
     &["settings"],
     &["cli"],
     &["app"],

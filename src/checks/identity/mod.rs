@@ -146,6 +146,41 @@ impl IdentityReport {
     }
 }
 
+/// The summary's terms and figures, split by whether the title and abstract hold them: the lookup
+/// the `anchors` and `figures` checks make, for a reviewer to see (surface forms as the summary
+/// writes them, rarest terms first, each once).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TermMarks {
+    pub found: Vec<String>,
+    pub missing: Vec<String>,
+}
+
+/// [`TermMarks`] of a summary against its paper's title and abstract.
+pub fn term_marks(summary: &str, title: &str, abstract_text: &str) -> TermMarks {
+    let features = SummaryFeatures::new(summary);
+    let own = SourceFeatures::new(title, abstract_text);
+    let mut marks = TermMarks::default();
+    let terms = features
+        .terms
+        .iter()
+        .map(|(key, surface, _)| (own.terms.contains(key), surface));
+    let figures = features
+        .figures
+        .iter()
+        .map(|(key, surface)| (own.figures.contains(key), surface));
+    for (found, surface) in terms.chain(figures) {
+        let list = if found {
+            &mut marks.found
+        } else {
+            &mut marks.missing
+        };
+        if !list.contains(surface) {
+            list.push(surface.clone());
+        }
+    }
+    marks
+}
+
 /// One abstract of the batch: what a reason needs to name it (its terms live in the index).
 #[derive(Debug, Clone)]
 struct Entry {

@@ -41,6 +41,33 @@ pub struct DigestEntry {
     pub sections: Option<Sections>,
     /// Why a flagged summary was flagged, shown in its warning line.
     pub reasons: Vec<String>,
+    /// Set when a person approved or wrote the summary: readers see who decided, and when.
+    #[serde(default)]
+    pub reviewed: Option<Reviewed>,
+}
+
+/// A person's decision on a published summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reviewed {
+    /// True when the person rewrote the summary, false when they approved the model's.
+    pub edited: bool,
+    pub by: String,
+    /// The day of the decision (UTC), `YYYY-MM-DD`.
+    pub on: String,
+}
+
+impl Reviewed {
+    /// The line readers see above the sections, in every output (plain text: escape it there).
+    pub fn line(&self) -> String {
+        let what = match self.edited {
+            true => "edited",
+            false => "approved",
+        };
+        format!(
+            "✅ 사람이 검토함 (reviewed by a person): {what} by {} on {}",
+            self.by, self.on
+        )
+    }
 }
 
 impl From<&CurrentEntry> for DigestEntry {
@@ -62,6 +89,16 @@ impl From<&CurrentEntry> for DigestEntry {
                 })
                 .and_then(|s| s.sections.clone()),
             reasons: summary.map(|s| s.reasons.clone()).unwrap_or_default(),
+            reviewed: summary
+                .and_then(|s| s.decided.as_ref())
+                .and_then(|d| match d.action {
+                    ReviewAction::Approve | ReviewAction::Edit => Some(Reviewed {
+                        edited: d.action == ReviewAction::Edit,
+                        by: d.actor.clone(),
+                        on: d.at.chars().take(10).collect(),
+                    }),
+                    ReviewAction::Reject | ReviewAction::Resummarize => None,
+                }),
         }
     }
 }
@@ -169,6 +206,9 @@ fn write_entry(out: &mut String, entry: &DigestEntry, sections: &Sections) {
             ),
         };
     }
+    if let Some(reviewed) = &entry.reviewed {
+        let _ = write!(out, "{WARNING_PREFIX}{}\n\n", inline(&reviewed.line()));
+    }
     // Only a summary that passed every check (the links check among them) is vouched for.
     let vouched = entry.status != Some(Status::Flagged);
     for (title, text) in sections.iter() {
@@ -207,8 +247,8 @@ pub struct ParsedEntry {
     /// `Vote: -` reads as `Some(0)`; no `Vote:` line as `None`.
     pub votes: Option<i64>,
     pub authors: Vec<String>,
-    /// A `> …` line (the renderer's flagged-summary warning).
-    pub warning: Option<String>,
+    /// The `> …` lines (a flagged summary's warning, who reviewed it), joined.
+    pub notice: Option<String>,
     /// Every `- **Title**: text` line in order, unknown titles included.
     pub sections: Vec<ParsedSection>,
 }
@@ -334,7 +374,7 @@ fn parse_entry_heading(line: usize, rest: &str) -> Result<ParsedEntry, DigestPar
         thumbnail: None,
         votes: None,
         authors: Vec::new(),
-        warning: None,
+        notice: None,
         sections: Vec::new(),
     })
 }
@@ -402,10 +442,10 @@ fn parse_entry_line(
             .filter(|name| !name.is_empty())
             .collect();
     } else if let Some(rest) = text.strip_prefix(WARNING_PREFIX.trim_end()) {
-        let warning = unescape_inline(rest.trim());
-        entry.warning = Some(match entry.warning.take() {
-            Some(previous) => format!("{previous} {warning}"),
-            None => warning,
+        let notice = unescape_inline(rest.trim());
+        entry.notice = Some(match entry.notice.take() {
+            Some(previous) => format!("{previous} {notice}"),
+            None => notice,
         });
     } else {
         return Err(error(

@@ -98,6 +98,7 @@ struct PaperView {
     votes: Option<String>,
     authors: String,
     warning: Option<String>,
+    reviewed: Option<String>,
     sections: Vec<SectionView>,
 }
 
@@ -130,6 +131,7 @@ impl PaperView {
                 .collect::<Vec<_>>()
                 .join(", "),
             warning,
+            reviewed: entry.reviewed.as_ref().map(|r| text::one_line(&r.line())),
             sections: sections
                 .iter()
                 .into_iter()
@@ -161,6 +163,7 @@ mod tests {
                 performance_highlights: "성능이 \"좋습니다\".".to_string(),
             }),
             reasons: vec!["anchors: javascript:x 외 0%".to_string()],
+            reviewed: None,
         }
     }
 

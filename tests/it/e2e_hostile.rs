@@ -235,7 +235,7 @@ fn assert_digest_is_safe(markdown: &str, expect_votes: bool) {
     assert_eq!(hostile.authors, HOSTILE_AUTHORS_SHOWN);
     assert_eq!(hostile.thumbnail, None, "javascript: thumbnail published");
     assert_eq!(hostile.votes, expect_votes.then_some(7));
-    assert_eq!(hostile.warning, None);
+    assert_eq!(hostile.notice, None);
     let sections = hostile
         .known_sections()
         .unwrap_or_else(|| panic!("not the three sections:\n{markdown}"));

@@ -33,6 +33,7 @@ fn entry(id: &str, votes: Option<i64>) -> DigestEntry {
             performance_highlights: "성능".to_string(),
         }),
         reasons: Vec::new(),
+        reviewed: None,
     }
 }
 
@@ -149,12 +150,8 @@ fn flagged_is_left_out_unless_asked_and_then_warned() {
     assert_eq!(ids_in(&with_flagged), ["2409.00006", "2409.00009"]);
     insta::assert_snapshot!(with_flagged);
     let parsed = digest::parse(&with_flagged).unwrap();
-    assert!(parsed.entries[0]
-        .warning
-        .as_deref()
-        .unwrap()
-        .contains("15%"));
-    assert_eq!(parsed.entries[1].warning, None);
+    assert!(parsed.entries[0].notice.as_deref().unwrap().contains("15%"));
+    assert_eq!(parsed.entries[1].notice, None);
 }
 
 #[test]
@@ -251,6 +248,7 @@ fn real_digests_round_trip_byte_identical() {
                     panic!("{}:{}: not the three sections", file.display(), e.line)
                 })),
                 reasons: Vec::new(),
+                reviewed: None,
             })
             .collect();
         let rendered = digest::render_in_order(parsed.date, &entries, false);
@@ -308,4 +306,40 @@ proptest! {
         prop_assert_eq!(parsed.entries[0].votes, votes);
         prop_assert_eq!(parsed.entries[0].sections.len(), 3);
     }
+}
+
+/// Readers see that a person decided: an approved or edited summary carries who and when, as a
+/// `> ` line the parser reads back; the name is text, never markup.
+#[test]
+fn a_reviewed_summary_says_who_decided_and_when() {
+    let mut approved = entry("2409.00001", Some(5));
+    approved.reviewed = Some(paper_digest::render::digest::Reviewed {
+        edited: false,
+        by: "kim [x](javascript:alert(1))".to_string(),
+        on: "2026-12-02".to_string(),
+    });
+    let mut edited = entry("2409.00002", Some(3));
+    edited.reviewed = Some(paper_digest::render::digest::Reviewed {
+        edited: true,
+        by: "lee".to_string(),
+        on: "2026-12-01".to_string(),
+    });
+    let date = "2024-09-23".parse().unwrap();
+    let markdown = digest::render(
+        date,
+        &[approved, edited, entry("2409.00003", Some(1))],
+        false,
+    );
+    insta::assert_snapshot!("reviewed_entries", markdown);
+    assert!(!markdown.contains("](javascript:"), "{markdown}");
+    let parsed = digest::parse(&markdown).unwrap();
+    assert_eq!(
+        parsed.entries[0].notice.as_deref(),
+        Some("✅ 사람이 검토함 (reviewed by a person): approved by kim [x](javascript[:]alert(1)) on 2026-12-02")
+    );
+    assert!(parsed.entries[1]
+        .notice
+        .as_deref()
+        .is_some_and(|n| n.contains("edited by lee on 2026-12-01")));
+    assert_eq!(parsed.entries[2].notice, None);
 }

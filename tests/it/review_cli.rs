@@ -148,6 +148,10 @@ async fn list_show_edit_approve_reject_resummarize_through_the_binary() {
         published.contains("검토자가 확인한 결과"),
         "the edited text:\n{published}"
     );
+    assert!(
+        published.contains("> ✅ 사람이 검토함 (reviewed by a person): approved by kim on "),
+        "readers see that a person decided:\n{published}"
+    );
 
     // An edit that carries a link the paper did not give is refused; nothing changes.
     std::fs::write(

@@ -7,6 +7,7 @@
 //! point leaves a consistent file and a restart pays only for what was not recorded.
 
 mod claims;
+mod publications;
 mod schema;
 mod types;
 
@@ -21,6 +22,7 @@ use rusqlite_migration::{Error as MigrationError, MigrationDefinitionError};
 
 use crate::paper::{ArxivId, Paper, Sections, Status, SummaryKey};
 pub use claims::{Candidate, Claim};
+pub use publications::{NewPublication, Publication, PublishOutcome, PublishRecord};
 pub use types::{
     AttemptRecord, CachedFullText, CurrentEntry, CurrentSummary, Listing, PaperResult, RunEnd,
     RunId, RunInfo, RunKind, RunMeta, RunOutcome, RunReport, Skip, SkipKind, StatusCounts, Totals,
@@ -707,6 +709,7 @@ impl Store {
             .map(|row| self.result_from_row(row))
             .collect::<Result<Vec<_>, _>>()?;
         let skips = self.skips_with(&conn, run)?;
+        let published = self.publish_results_with(&conn, run)?;
         let skipped = info.skipped;
         Ok(RunReport {
             run: self.info_from_row(run, info)?,
@@ -714,6 +717,7 @@ impl Store {
             totals: total(&papers),
             papers,
             skips,
+            published,
         })
     }
 

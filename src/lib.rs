@@ -2,7 +2,8 @@
 //!
 //! Layers, lowest first; a module uses only the ones before it (`tests/it/layering.rs` checks it):
 //! - [`paper`] (the domain types every stage shares) and [`logging`];
-//! - what the stages use: [`source`], [`prompt`], [`model`], [`checks`], [`store`], [`render`];
+//! - what the stages use: [`source`], [`prompt`], [`model`], [`checks`], [`store`], [`render`], and
+//!   [`publish`] (the publishing targets and the alert);
 //! - [`pipeline`]: the stages of a run, fetch → select → summarize → record → publish;
 //! - [`settings`]: the config read once into the types the stages take;
 //! - [`cli`] and [`app`]: the commands and their exit codes, under a thin `main.rs`.
@@ -22,6 +23,8 @@ pub mod checks;
 pub mod store;
 
 pub mod render;
+
+pub mod publish;
 
 pub mod pipeline;
 

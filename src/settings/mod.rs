@@ -5,6 +5,7 @@
 //! `config/default.toml`.
 
 mod layers;
+mod publish;
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use reqwest::Url;
 
 pub use layers::{DEFAULT_TOML, ENV_PREFIX};
+pub use publish::PublishConfig;
 
 use crate::checks::identity::{IdentitySettings, WrittenFrom};
 use crate::checks::judge::JudgeSettings;
@@ -85,6 +87,27 @@ pub enum ConfigError {
     KeyUnusable { origin: String },
     #[error("the API key is never read from a config file ({origin}); set OPENAI_API_KEY or model.api_key_file")]
     KeyInConfig { origin: String },
+    #[error("config key `{key}` ({origin}): {what} is a secret and never read from a config file; set {env} or {file_key}")]
+    SecretInConfig {
+        key: String,
+        origin: String,
+        what: &'static str,
+        env: &'static str,
+        file_key: &'static str,
+    },
+    #[error("{section} is enabled but {what} is not set: set {env} or {file_key}")]
+    SecretMissing {
+        section: &'static str,
+        what: &'static str,
+        env: &'static str,
+        file_key: &'static str,
+    },
+    #[error("{what} in {origin} {message}")]
+    Secret {
+        what: &'static str,
+        origin: String,
+        message: String,
+    },
 }
 
 /// Where the API key comes from; read when a command needs the model (`digest` or `report` need none).
@@ -142,6 +165,8 @@ pub struct Settings {
     pub include_flagged: bool,
     /// What the digests `lint` audits were written from.
     pub lint_written_from: WrittenFrom,
+    /// Where days are published and who hears about a run that needs a person (`[publish]`).
+    pub publish: PublishConfig,
 }
 
 impl Settings {
@@ -149,7 +174,7 @@ impl Settings {
     pub fn load(file: Option<&Path>, env: &Env) -> Result<Settings, ConfigError> {
         let (raw, origins) = layers::load(file, env)?;
         let api_key = api_key_source(&raw.model, env)?;
-        Validator { origins: &origins }.settings(raw, api_key)
+        Validator { origins: &origins }.settings(raw, api_key, env)
     }
 
     /// The built-in defaults alone (`config/default.toml`).
@@ -181,7 +206,12 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn settings(&self, raw: RawConfig, api_key: ApiKeySource) -> Result<Settings, ConfigError> {
+    fn settings(
+        &self,
+        raw: RawConfig,
+        api_key: ApiKeySource,
+        env: &Env,
+    ) -> Result<Settings, ConfigError> {
         let concurrency = self.at_least("run.concurrency", raw.run.concurrency, 1)?;
         let source = &raw.source;
         Ok(Settings {
@@ -256,6 +286,7 @@ impl Validator<'_> {
             prompts_dir: optional_path(&raw.run.prompts_dir),
             include_flagged: raw.render.include_flagged,
             lint_written_from: raw.lint.written_from,
+            publish: self.publish(&raw.publish, env)?,
         })
     }
 

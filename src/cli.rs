@@ -60,6 +60,24 @@ pub enum Command {
     Lint(LintArgs),
     /// Measure the identity checks on labelled summary/abstract pairs (JSONL).
     EvalChecks(EvalChecksArgs),
+    /// Publish days from the store to the [publish] targets (archive, site, feed, webhooks); what a
+    /// target already has is not sent again.
+    Publish(PublishArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The day to publish (YYYY-MM-DD). Default: the latest day with listed papers.
+    #[arg(long, value_parser = parse_date, conflicts_with = "all")]
+    pub date: Option<NaiveDate>,
+
+    /// Every day with listed papers, oldest first.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Include flagged summaries, with a warning line (default: render.include_flagged).
+    #[arg(long)]
+    pub include_flagged: bool,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ mod digest;
 mod error;
 mod eval_checks;
 pub mod lint;
+mod publish;
 mod report;
 mod run;
 pub mod signals;
@@ -22,6 +23,7 @@ use crate::logging::Progress;
 use crate::model::{ChatModel, OpenAiCompatible};
 use crate::pipeline::{Shutdown, Stages};
 use crate::prompt::PromptSet;
+use crate::publish::Publisher;
 use crate::settings::{Env, Settings};
 use crate::store::Store;
 
@@ -47,11 +49,30 @@ pub async fn execute(cli: Cli, ctx: Context<'_>) -> Result<ExitStatus, CommandEr
         Command::Report(args) => report::report(&settings, args, ctx.out),
         Command::Lint(args) => lint::lint(&settings, args, ctx).await,
         Command::EvalChecks(args) => eval_checks::eval_checks(&settings, args, ctx.out),
+        Command::Publish(args) => publish::publish(&settings, args, ctx).await,
     }
 }
 
-/// The stages a command that asks the model needs: the store, the model client, the prompts.
-fn stages(settings: &Settings, store: Store, ctx: &Context<'_>) -> Result<Stages, CommandError> {
+/// The publishing targets and the alert, with their secrets read; `None` when nothing is configured.
+fn publisher(
+    settings: &Settings,
+    ctx: &Context<'_>,
+) -> Result<Option<Arc<Publisher>>, CommandError> {
+    if !settings.publish.any() {
+        return Ok(None);
+    }
+    let publisher = Publisher::new(settings.publish.resolve()?, ctx.shutdown.token())?;
+    Ok(Some(Arc::new(publisher)))
+}
+
+/// The stages a command that asks the model needs: the store, the model client, the prompts, and
+/// where a day's run publishes.
+fn stages(
+    settings: &Settings,
+    store: Store,
+    publisher: Option<Arc<Publisher>>,
+    ctx: &Context<'_>,
+) -> Result<Stages, CommandError> {
     let prompts = PromptSet::load(settings.prompts_dir.as_deref())?;
     let api_key = settings.api_key.resolve()?;
     let model: Arc<dyn ChatModel> = Arc::new(OpenAiCompatible::new(
@@ -67,5 +88,6 @@ fn stages(settings: &Settings, store: Store, ctx: &Context<'_>) -> Result<Stages
         progress: ctx.progress.clone(),
         shutdown: ctx.shutdown.clone(),
         claim_lease: settings.claim_lease,
+        publisher,
     })
 }

@@ -1,6 +1,6 @@
 //! `run`: the scheduled job.
 
-use super::{error::run_status, stages, CommandError, Context, ExitStatus};
+use super::{error::run_status, publisher, stages, CommandError, Context, ExitStatus};
 use crate::cli::RunArgs;
 use crate::model::tokens;
 use crate::pipeline::fetch::{DaySource, Fetcher};
@@ -22,7 +22,8 @@ pub(super) async fn run(
     if dry_run {
         return plan(&settings, &fetcher, &request).await;
     }
-    let stages = stages(&settings, Store::open(&settings.database)?, &ctx)?;
+    let publisher = publisher(&settings, &ctx)?;
+    let stages = stages(&settings, Store::open(&settings.database)?, publisher, &ctx)?;
     let summary = stages.run_day(&fetcher, &request).await?;
     log_summary(&summary);
     Ok(run_status(&summary))
@@ -130,6 +131,8 @@ fn log_summary(summary: &RunSummary) {
             .filter(|s| s.kind == SkipKind::Elsewhere)
             .count(),
         no_announcement = summary.no_announcement.as_deref(),
+        published = summary.published.len(),
+        publish_failed = summary.publish_failures().count(),
         digest = summary.digests.first().map(|path| display(path.display())),
         report = %summary.report.display(),
         "run finished"

@@ -18,7 +18,8 @@ pub(super) async fn summarize(
         .map(|raw| ArxivId::parse(raw).map(|v| v.id))
         .collect::<Result<Vec<_>, _>>()?;
     let out_dir = args.out.unwrap_or_else(|| settings.out_dir.clone());
-    let stages = stages(&settings, Store::open(&settings.database)?, &ctx)?;
+    // `summarize` re-renders the digests in the output folder; `publish` publishes them.
+    let stages = stages(&settings, Store::open(&settings.database)?, None, &ctx)?;
     let (papers, unknown) = papers(&settings, &stages.store, &ids, &ctx).await?;
     if papers.is_empty() {
         let list: Vec<_> = unknown.iter().map(ArxivId::to_string).collect();

@@ -11,16 +11,16 @@ use crate::source::SourceKind;
 
 /// Turns each day's new research papers into a checked, three-part Korean digest.
 ///
-/// Exit codes: 0 all published, 1 some papers flagged or failed, 2 usage or config error,
-/// 3 source or model unreachable.
+/// Exit codes: 0 all published, 1 some papers flagged or failed (or a publish target failed),
+/// 2 usage or config error, 3 source or model unreachable.
 #[derive(Debug, Parser)]
 #[command(
     name = "paper-digest",
     version,
     about,
     long_about = None,
-    after_help = "Exit codes: 0 all published, 1 some papers flagged or failed, 2 usage or config error, \
-                  3 source or model unreachable.\n\
+    after_help = "Exit codes: 0 all published, 1 some papers flagged or failed (or a publish target failed), \
+                  2 usage or config error, 3 source or model unreachable.\n\
                   Config: config/default.toml (built in) <- --config FILE <- PAPER_DIGEST_<SECTION>__<KEY>.\n\
                   API key: OPENAI_API_KEY or model.api_key_file; never read from a config file."
 )]

@@ -237,7 +237,13 @@ impl<'a> Git<'a> {
 
     /// Commits the archive's files when they changed; the short commit hash, or `None`.
     fn commit(&self, day: &DayContent, update: bool) -> Result<Option<String>, GitError> {
-        self.run(&["add", "--all", "--", "README.md", "paper_logs"])?;
+        // Only the archive's own files (the folder may hold others); README.md may not exist yet
+        // when an older day is published into a new folder.
+        let mut add = vec!["add", "--all", "--", "paper_logs"];
+        if self.dir.join("README.md").exists() {
+            add.push("README.md");
+        }
+        self.run(&add)?;
         if self.succeeds(&["diff", "--cached", "--quiet"])? {
             return Ok(None);
         }
@@ -383,6 +389,40 @@ impl<'a> Git<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_token_reaches_git_through_its_environment_never_its_arguments() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let settings = GitSettings {
+            remote: None,
+            branch: "main".into(),
+            author_name: "a".into(),
+            author_email: "a@b.test".into(),
+            token_user: "x-access-token".into(),
+            token: crate::publish::GitToken::new("tok-secret-123").unwrap(),
+        };
+        let git = Git {
+            dir: dir.path().to_path_buf(),
+            settings: &settings,
+        };
+        let mut command = git.command(&["credential", "fill"]);
+        assert!(command
+            .get_args()
+            .all(|arg| !arg.to_string_lossy().contains("tok-secret")));
+        let Ok(mut child) = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn() else {
+            return; // no git here: the archive's tests say so
+        };
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(b"protocol=https\nhost=git.example.test\n\n")
+                .unwrap();
+        }
+        let output = child.wait_with_output().unwrap();
+        let answer = String::from_utf8_lossy(&output.stdout);
+        assert!(answer.contains("username=x-access-token\n"), "{answer}");
+        assert!(answer.contains("password=tok-secret-123\n"), "{answer}");
+    }
 
     #[test]
     fn days_are_filed_by_year_month_and_day() {

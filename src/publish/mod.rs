@@ -347,7 +347,7 @@ impl Publisher {
         }
         let message = alert::message(settings.target.kind, attention);
         let record = match self.poster.post(&settings.target.url, &message).await {
-            Ok(()) => PublishRecord {
+            Ok(_) => PublishRecord {
                 date: attention.date,
                 target: alert::TARGET.to_string(),
                 outcome: PublishOutcome::Sent,

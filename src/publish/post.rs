@@ -90,12 +90,22 @@ impl Poster {
         self.stop.is_cancelled()
     }
 
-    /// POSTs `body` to `url`, trying again as the module says.
+    /// Waits `wait` (at most `publish.retry_max_wait_secs`), or until a stop.
+    pub(crate) async fn pause(&self, wait: Duration) {
+        tokio::select! {
+            _ = self.stop.cancelled() => {},
+            _ = tokio::time::sleep(wait.min(self.delivery.retry_max_wait)) => {},
+        }
+    }
+
+    /// POSTs `body` to `url`, trying again as the module says. On success, how long the service
+    /// asks to wait before the next message, when it says so (Discord's `X-RateLimit-Remaining: 0`
+    /// with `X-RateLimit-Reset-After`), so that a long day does not run into 429s.
     pub(crate) async fn post(
         &self,
         url: &WebhookUrl,
         body: &serde_json::Value,
-    ) -> Result<(), PostError> {
+    ) -> Result<Option<Duration>, PostError> {
         // A stopped run still makes one try (an alert must go out), but never waits for another.
         let max_wait = self.delivery.retry_max_wait;
         let backoff = ExponentialBuilder::default()
@@ -137,8 +147,9 @@ impl Poster {
             tracing::warn!(error = %attempt, wait_secs = wait.as_secs_f64(), "webhook failed; trying again");
         })
         .await;
-        let Err(attempt) = result else {
-            return Ok(());
+        let attempt = match result {
+            Ok(wait) => return Ok(wait),
+            Err(attempt) => attempt,
         };
         if let Some(wait) = too_long {
             return Err(PostError::WaitTooLong {
@@ -159,7 +170,11 @@ impl Poster {
         })
     }
 
-    async fn send(&self, url: &WebhookUrl, body: &serde_json::Value) -> Result<(), Attempt> {
+    async fn send(
+        &self,
+        url: &WebhookUrl,
+        body: &serde_json::Value,
+    ) -> Result<Option<Duration>, Attempt> {
         let transport = |e: reqwest::Error| Attempt {
             status: None,
             message: error_chain(e),
@@ -174,7 +189,7 @@ impl Poster {
             .map_err(transport)?;
         let status = response.status();
         if status.is_success() {
-            return Ok(());
+            return Ok(bucket_empty(response.headers()));
         }
         let headers = response.headers().clone();
         let text = response.text().await.unwrap_or_default();
@@ -215,6 +230,25 @@ fn retry_after(headers: &HeaderMap, body: &str) -> Option<Duration> {
             .filter(|secs| secs.is_finite() && *secs >= 0.0 && *secs < 86_400.0)
             .map(Duration::from_secs_f64)
     })
+}
+
+/// `X-RateLimit-Reset-After` (seconds) when `X-RateLimit-Remaining` is 0: the next message would be
+/// refused until then.
+fn bucket_empty(headers: &HeaderMap) -> Option<Duration> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if header("x-ratelimit-remaining")? != "0" {
+        return None;
+    }
+    header("x-ratelimit-reset-after")?
+        .parse::<f64>()
+        .ok()
+        .filter(|secs| secs.is_finite() && *secs > 0.0 && *secs < 86_400.0)
+        .map(Duration::from_secs_f64)
 }
 
 /// The cause down reqwest's error chain, without the URL (which is the secret).
@@ -267,6 +301,17 @@ mod tests {
             Some(Duration::from_millis(1250))
         );
         assert_eq!(retry_after(&HeaderMap::new(), "nope"), None);
+    }
+
+    #[test]
+    fn an_empty_bucket_asks_for_a_pause() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(bucket_empty(&headers), None);
+        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        headers.insert("x-ratelimit-reset-after", HeaderValue::from_static("1.5"));
+        assert_eq!(bucket_empty(&headers), Some(Duration::from_millis(1500)));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("4"));
+        assert_eq!(bucket_empty(&headers), None);
     }
 
     #[test]

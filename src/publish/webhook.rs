@@ -131,12 +131,15 @@ pub(crate) async fn publish_day(
                 ),
             );
         }
-        if let Err(error) = poster.post(&target.url, message).await {
-            return failed(format!(
-                "{index} of {total} messages posted; message {} failed: {error}",
-                index + 1
-            ));
-        }
+        let pause = match poster.post(&target.url, message).await {
+            Ok(pause) => pause,
+            Err(error) => {
+                return failed(format!(
+                    "{index} of {total} messages posted; message {} failed: {error}",
+                    index + 1
+                ))
+            }
+        };
         let done = index as u64 + 1;
         let recorded = {
             let store = store.clone();
@@ -153,6 +156,9 @@ pub(crate) async fn publish_day(
             return failed(format!(
                 "message {done} of {total} was posted but cannot be recorded (a rerun may post it again): {error}"
             ));
+        }
+        if let Some(wait) = pause.filter(|_| done < total) {
+            poster.pause(wait).await;
         }
     }
     let mut detail = format!("{total} messages");

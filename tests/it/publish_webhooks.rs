@@ -234,7 +234,7 @@ async fn a_100_paper_day_is_split_within_every_limit_posted_once_and_updated_onc
         .as_str()
         .is_some_and(|m| m.starts_with("## Daily Papers (2024-09-23)")));
     eprintln!(
-        "100-paper day: {} Slack messages, {} Discord messages, 1 JSON document",
+        "100-paper day, sections of 300-1,100 characters: {} Slack messages, {} Discord messages, 1 JSON document",
         slack.len(),
         discord.len()
     );
@@ -544,4 +544,34 @@ async fn hostile_text_stays_text_in_every_message() {
         .unwrap_or_default();
     assert!(slack.contains("flagged for review"), "{slack}");
     assert!(slack.contains("https[:]//tracker.test"), "{slack}");
+}
+
+/// Paper `n` with sections as long as in published Korean digests (180 to 420 characters).
+fn real_length_paper(n: usize) -> DayPaper {
+    let mut paper = day_paper(n);
+    for (k, section) in paper.sections.iter_mut().enumerate() {
+        let keep = 180 + (n * 53 + k * 97) % 240;
+        *section = section.chars().take(keep).collect();
+    }
+    paper
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_100_paper_day_of_real_length_fits_in_few_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let papers: Vec<DayPaper> = (0..100).map(real_length_paper).collect();
+    store_day(&dir.path().join("digest.db"), DAY, &papers);
+    let server = MockServer::start().await;
+    mount_ok(&server).await;
+    let output = publish(&webhook_env(dir.path(), &server, &[]));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    let sent = bodies(&server).await;
+    let (slack, discord) = (&sent[SLACK_PATH], &sent[DISCORD_PATH]);
+    assert_eq!(check_slack(slack).len(), 100);
+    assert_eq!(check_discord(discord).len(), 100);
+    eprintln!(
+        "100-paper day, sections of 180-420 characters: {} Slack messages, {} Discord messages",
+        slack.len(),
+        discord.len()
+    );
 }

@@ -109,9 +109,9 @@ fn fetch_status(error: &FetchError) -> ExitStatus {
 
 fn model_status(error: &ModelError) -> ExitStatus {
     match error {
-        ModelError::Unreachable { .. } | ModelError::QuotaExhausted { .. } => {
-            ExitStatus::Unreachable
-        }
+        ModelError::Unreachable { .. }
+        | ModelError::QuotaExhausted { .. }
+        | ModelError::WaitTooLong { .. } => ExitStatus::Unreachable,
         // A bad key, a model name the server does not know, an unusable setting.
         ModelError::Rejected { .. } | ModelError::InvalidSettings { .. } => ExitStatus::Usage,
         ModelError::GaveUp { .. } | ModelError::Malformed { .. } | ModelError::Cancelled => {
@@ -128,7 +128,10 @@ pub fn run_status(summary: &RunSummary) -> ExitStatus {
         (Some(StopError::Model(error)), _) => model_status(error),
         (Some(StopError::Prompt(_)), _) | (None, Some(_)) => ExitStatus::Usage,
         (Some(StopError::Budget(_)), _) => ExitStatus::NotAllPublished,
-        (None, None) if tally.flagged + tally.failed + summary.skips.len() > 0 => {
+        (None, None)
+            if tally.flagged + tally.failed + summary.skips.len() > 0
+                || summary.incomplete.is_some() =>
+        {
             ExitStatus::NotAllPublished
         }
         (None, None) if publish_status(&summary.published) != ExitStatus::Success => {

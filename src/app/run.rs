@@ -112,6 +112,9 @@ fn log_summary(summary: &RunSummary) {
     if let Some(error) = &tally.stop {
         tracing::error!(%error, "run stopped by an error");
     }
+    if let Some(note) = &summary.incomplete {
+        tracing::warn!(%note, "the day's list is incomplete: the digest holds only what was listed");
+    }
     tracing::info!(
         run = summary.run.0,
         date = summary.date.map(display),

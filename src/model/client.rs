@@ -77,6 +77,7 @@ impl OpenAiCompatible {
         let limiter = Arc::new(Limiter::new(
             settings.requests_per_minute.map(u32::from),
             settings.tokens_per_minute.map(u32::from),
+            settings.max_retry_after,
         ));
         let endpoint = settings.endpoint();
         let base_url = endpoint.trim_end_matches("/chat/completions").to_string();
@@ -95,6 +96,7 @@ impl OpenAiCompatible {
             exchange,
             Arc::clone(&limiter),
             settings.request_timeout,
+            settings.max_response_bytes,
             api_key.clone(),
         );
         // async-openai builds each request with this client; the transport sends it.
@@ -242,6 +244,16 @@ impl OpenAiCompatible {
                     self.settings.request_timeout,
                 ),
             };
+            if let Some(wait) = err
+                .retry_after()
+                .filter(|w| *w > self.settings.max_retry_after)
+            {
+                return Err(AttemptError::WaitTooLong {
+                    url: self.endpoint.clone(),
+                    wait,
+                    limit: self.settings.max_retry_after,
+                });
+            }
             if err.is_overload() {
                 self.window.overloaded();
             }
@@ -329,6 +341,14 @@ impl OpenAiCompatible {
         let attempts = tally.attempts.load(Ordering::SeqCst);
         match err {
             AttemptError::Cancelled => ModelError::Cancelled,
+            AttemptError::WaitTooLong { url, wait, limit } => ModelError::WaitTooLong {
+                url,
+                wait_secs: wait.as_secs_f64(),
+                limit_secs: limit.as_secs_f64(),
+            },
+            err @ AttemptError::TooLarge { .. } => ModelError::Malformed {
+                message: err.to_string(),
+            },
             AttemptError::Http(failure) if failure.is_quota() => ModelError::QuotaExhausted {
                 message: failure.error.describe(),
             },
@@ -419,6 +439,14 @@ enum AttemptError {
     Malformed(String),
     #[error("the run is shutting down")]
     Cancelled,
+    #[error("{url} asks to wait {wait:?} before asking again, more than the {limit:?} allowed")]
+    WaitTooLong {
+        url: String,
+        wait: Duration,
+        limit: Duration,
+    },
+    #[error("the answer from {url} is larger than {limit} bytes")]
+    TooLarge { url: String, limit: usize },
 }
 
 impl AttemptError {
@@ -429,6 +457,7 @@ impl AttemptError {
                 Ok(failure) => AttemptError::Http(*failure),
                 Err(other) => match other.downcast::<ExchangeError>() {
                     Ok(exchange) => match *exchange {
+                        ExchangeError::TooLarge { limit } => AttemptError::TooLarge { url, limit },
                         ExchangeError::Connect(message) => AttemptError::Connect { url, message },
                         ExchangeError::Timeout => AttemptError::Timeout {
                             url,
@@ -480,7 +509,9 @@ impl AttemptError {
             | AttemptError::Connect { .. }
             | AttemptError::Transport { .. }
             | AttemptError::Malformed(_) => true,
-            AttemptError::Cancelled => false,
+            AttemptError::Cancelled
+            | AttemptError::WaitTooLong { .. }
+            | AttemptError::TooLarge { .. } => false,
         }
     }
 

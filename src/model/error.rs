@@ -21,6 +21,14 @@ pub enum ModelError {
     /// A 2xx answer that is not a chat completion.
     #[error("model server sent something that is not a chat completion: {message}")]
     Malformed { message: String },
+    /// The server asked to wait longer than `model.max_retry_after_secs` (treated like an exhausted
+    /// quota: the run stops rather than sleeping for hours).
+    #[error("{url} asks to wait {wait_secs:.0} s before asking again, more than the {limit_secs:.0} s allowed (model.max_retry_after_secs)")]
+    WaitTooLong {
+        url: String,
+        wait_secs: f64,
+        limit_secs: f64,
+    },
     /// The run is shutting down: a wait (backoff, rate limit, a free slot) was cut short and
     /// nothing more is sent for this request.
     #[error("not sent: the run is shutting down")]
@@ -62,6 +70,15 @@ impl ModelError {
                 message: clean(message),
             },
             ModelError::Cancelled => ModelError::Cancelled,
+            ModelError::WaitTooLong {
+                url,
+                wait_secs,
+                limit_secs,
+            } => ModelError::WaitTooLong {
+                url: clean(url),
+                wait_secs,
+                limit_secs,
+            },
         }
     }
 }

@@ -16,9 +16,6 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// Longest pause a server header can impose; beyond it the value is treated as nonsense.
-const MAX_SERVER_PAUSE: Duration = Duration::from_secs(3600);
-
 /// Share of a tokens/min limit kept below the server's `remaining` count: our estimate of a request
 /// can be a few percent under the server's count, and a burst of requests adds those errors up.
 /// Requests are counted exactly, so their limit keeps none.
@@ -40,6 +37,8 @@ pub(crate) struct Limiter {
     requests: Mutex<Option<Bucket>>,
     tokens: Mutex<Option<Bucket>>,
     paused_until: Mutex<Option<Instant>>,
+    /// The longest pause a server header may impose (`model.max_retry_after_secs`).
+    max_pause: Duration,
     /// Set once the first request is on its way; `learned` once its answer (or failure) is in.
     probe_sent: AtomicBool,
     learned: watch::Sender<bool>,
@@ -47,13 +46,18 @@ pub(crate) struct Limiter {
 
 impl Limiter {
     /// Limits of zero are not representable (`NonZeroU32` in the settings).
-    pub(crate) fn new(requests_per_minute: Option<u32>, tokens_per_minute: Option<u32>) -> Self {
+    pub(crate) fn new(
+        requests_per_minute: Option<u32>,
+        tokens_per_minute: Option<u32>,
+        max_pause: Duration,
+    ) -> Self {
         let now = Instant::now();
         let configured = requests_per_minute.is_some() || tokens_per_minute.is_some();
         Limiter {
             requests: Mutex::new(requests_per_minute.map(|n| Bucket::per_minute(n, now))),
             tokens: Mutex::new(tokens_per_minute.map(|n| Bucket::per_minute(n, now))),
             paused_until: Mutex::new(None),
+            max_pause,
             probe_sent: AtomicBool::new(false),
             // Without a configured limit there is nothing to check against the server first.
             learned: watch::Sender::new(!configured),
@@ -113,7 +117,7 @@ impl Limiter {
 
     /// Holds every request of this client back for `delay` from now (never shortens a pause).
     pub(crate) fn pause_for(&self, delay: Duration) {
-        let Some(until) = Instant::now().checked_add(delay.min(MAX_SERVER_PAUSE)) else {
+        let Some(until) = Instant::now().checked_add(delay.min(self.max_pause)) else {
             return;
         };
         let mut paused = lock(&self.paused_until);
@@ -290,6 +294,8 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
+    const HOUR: Duration = Duration::from_secs(3600);
+
     /// A run that is not being cancelled.
     fn go() -> CancellationToken {
         CancellationToken::new()
@@ -297,7 +303,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn requests_per_minute_spaces_requests_after_the_burst() {
-        let limiter = Limiter::new(Some(2), None);
+        let limiter = Limiter::new(Some(2), None, HOUR);
         limiter.learned();
         let start = Instant::now();
         limiter.wait_turn(0, &go()).await.unwrap();
@@ -313,7 +319,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn tokens_per_minute_waits_for_the_refill() {
-        let limiter = Limiter::new(None, Some(1000));
+        let limiter = Limiter::new(None, Some(1000), HOUR);
         limiter.learned();
         let start = Instant::now();
         limiter.wait_turn(600, &go()).await.unwrap();
@@ -329,7 +335,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_request_larger_than_the_minute_allowance_still_goes() {
-        let limiter = Limiter::new(None, Some(100));
+        let limiter = Limiter::new(None, Some(100), HOUR);
         limiter.learned();
         limiter.wait_turn(5_000, &go()).await.unwrap();
         let start = Instant::now();
@@ -343,7 +349,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_server_pause_holds_every_request() {
-        let limiter = Limiter::new(None, None);
+        let limiter = Limiter::new(None, None, HOUR);
         limiter.learned();
         limiter.pause_for(Duration::from_secs(5));
         limiter.pause_for(Duration::from_secs(1));
@@ -358,7 +364,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn exhausted_ratelimit_headers_pause_until_reset() {
-        let limiter = Limiter::new(None, None);
+        let limiter = Limiter::new(None, None, HOUR);
         limiter.learned();
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -394,7 +400,7 @@ mod tests {
     /// configured rate and about every other request was answered 429.
     #[tokio::test(start_paused = true)]
     async fn client_kept_its_configured_rate_when_the_server_announced_a_lower_limit() {
-        let limiter = Limiter::new(None, Some(1000));
+        let limiter = Limiter::new(None, Some(1000), HOUR);
         limiter.learned();
         limiter.observe(&ratelimit_headers(&[
             ("x-ratelimit-limit-tokens", "500"),
@@ -417,7 +423,7 @@ mod tests {
     /// estimate, so the client drifted ahead of the server's bucket into occasional 429s.
     #[tokio::test(start_paused = true)]
     async fn client_ignored_the_servers_remaining_count_and_drifted_ahead() {
-        let limiter = Limiter::new(Some(100), Some(1000));
+        let limiter = Limiter::new(Some(100), Some(1000), HOUR);
         limiter.learned();
         limiter.observe(&ratelimit_headers(&[
             ("x-ratelimit-limit-tokens", "1000"),
@@ -435,7 +441,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_server_limit_above_the_configured_one_does_not_raise_ours() {
-        let limiter = Limiter::new(Some(2), None);
+        let limiter = Limiter::new(Some(2), None, HOUR);
         limiter.learned();
         limiter.observe(&ratelimit_headers(&[
             ("x-ratelimit-limit-requests", "10000"),
@@ -467,7 +473,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn with_a_configured_limit_the_first_request_goes_alone_until_its_answer() {
-        let limiter = std::sync::Arc::new(Limiter::new(Some(1000), None));
+        let limiter = std::sync::Arc::new(Limiter::new(Some(1000), None, HOUR));
         limiter.wait_turn(1, &go()).await.unwrap();
         let second = {
             let limiter = limiter.clone();
@@ -484,7 +490,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn without_a_configured_limit_nothing_waits_for_a_probe() {
-        let limiter = Limiter::new(None, None);
+        let limiter = Limiter::new(None, None, HOUR);
         for _ in 0..3 {
             limiter.wait_turn(1, &go()).await.unwrap();
         }
@@ -492,7 +498,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_limit_announced_by_the_server_is_followed_when_none_is_configured() {
-        let limiter = Limiter::new(None, None);
+        let limiter = Limiter::new(None, None, HOUR);
         limiter.observe(&ratelimit_headers(&[
             ("x-ratelimit-limit-requests", "60"),
             ("x-ratelimit-remaining-requests", "1"),
@@ -509,7 +515,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn cancellation_ends_a_rate_limit_wait_and_a_server_pause_at_once() {
-        let limiter = Limiter::new(None, None);
+        let limiter = Limiter::new(None, None, HOUR);
         limiter.pause_for(Duration::from_secs(3000));
         let cancel = CancellationToken::new();
         let waiting = {

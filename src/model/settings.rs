@@ -61,6 +61,11 @@ pub struct ModelSettings {
     pub max_retries: u32,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
+    /// The longest wait a server may ask for (Retry-After, a rate-limit reset); a longer one stops
+    /// the run like an exhausted quota.
+    pub max_retry_after: Duration,
+    /// Bodies larger than this are refused.
+    pub max_response_bytes: usize,
     /// Requests in flight at most; fewer while the server shows signs of overload.
     pub max_concurrency: usize,
     /// Client-side limits; `None` follows whatever the server announces in `x-ratelimit-*` headers.

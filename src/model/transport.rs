@@ -63,6 +63,9 @@ pub enum ExchangeError {
     /// The connection broke, or anything else on the way.
     #[error("{0}")]
     Other(String),
+    /// The body is larger than the limit; reading stopped there.
+    #[error("the body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
 }
 
 #[async_trait]
@@ -86,6 +89,7 @@ pub(crate) struct Transport {
     exchange: Arc<dyn Exchange>,
     limiter: Arc<Limiter>,
     timeout: Duration,
+    max_body: usize,
     /// The API key, if any: sent as `Authorization`, and removed from error bodies that echo it.
     api_key: Option<ApiKey>,
 }
@@ -95,12 +99,14 @@ impl Transport {
         exchange: Arc<dyn Exchange>,
         limiter: Arc<Limiter>,
         timeout: Duration,
+        max_body: usize,
         api_key: Option<ApiKey>,
     ) -> Self {
         Transport {
             exchange,
             limiter,
             timeout,
+            max_body,
             api_key,
         }
     }
@@ -131,12 +137,20 @@ impl tower::Service<HttpRequestFactory> for Transport {
                 Err(_) => return Err(OpenAIError::Boxed(Box::new(ExchangeError::Timeout))),
             };
             this.limiter.observe(response.headers());
-            if response.status().is_success() {
-                return Ok(response);
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = read_limited(response, this.max_body)
+                .await
+                .map_err(|e| OpenAIError::Boxed(Box::new(e)))?;
+            if status.is_success() {
+                let mut rebuilt = http::Response::new(body);
+                *rebuilt.status_mut() = status;
+                *rebuilt.headers_mut() = headers;
+                return Ok(reqwest::Response::from(rebuilt));
             }
-            let status = response.status().as_u16();
-            let retry_after = retry_after(response.headers());
-            let body = response.text().await.map_err(OpenAIError::Reqwest)?;
+            let status = status.as_u16();
+            let retry_after = retry_after(&headers);
+            let body = String::from_utf8_lossy(&body).into_owned();
             // Before any clipping: a key cut in half by a clip would no longer be recognised.
             let key = this
                 .api_key
@@ -154,6 +168,25 @@ impl tower::Service<HttpRequestFactory> for Transport {
             Err(OpenAIError::Boxed(Box::new(failure)))
         })
     }
+}
+
+/// The body, read chunk by chunk and refused once it passes `limit` (never read whole first).
+async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, ExchangeError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| ExchangeError::Other(error_chain(&e)))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(ExchangeError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// An error and its causes, `outer: inner: innermost` (reqwest hides the cause in `Display`).

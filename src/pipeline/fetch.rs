@@ -15,7 +15,7 @@ use crate::paper::{ArxivId, Paper};
 use crate::source::arxiv::html::ArxivHtmlClient;
 use crate::source::arxiv::{ArxivClient, Lookup};
 use crate::source::hf::HfClient;
-use crate::source::{self, SourceError, SourceKind};
+use crate::source::{self, DayList, SourceError, SourceHttp, SourceKind};
 use crate::store::{Store, StoreError};
 
 /// How to reach the sources and how patiently (config section `[source]`).
@@ -24,6 +24,9 @@ pub struct FetchSettings {
     /// The source `run` uses when no `--source` is given.
     pub kind: SourceKind,
     pub hf_base_url: Url,
+    /// Hugging Face items asked for per page, and the most pages followed for one day.
+    pub hf_page_size: usize,
+    pub hf_max_pages: usize,
     pub arxiv_base_url: Url,
     /// Where arXiv's HTML renderings are (`/html/<ID>`), for checking a summary against the full text.
     pub arxiv_html_base_url: Url,
@@ -32,6 +35,8 @@ pub struct FetchSettings {
     /// Categories the arXiv source lists when none are given.
     pub categories: Vec<String>,
     pub request_timeout: Duration,
+    /// Responses larger than this are refused.
+    pub max_response_bytes: usize,
     /// A source that is unreachable, rate-limited or failing is asked again this many times.
     pub fetch_retries: u32,
     pub fetch_retry_initial: Duration,
@@ -65,6 +70,20 @@ impl DaySource {
 pub struct Day {
     pub date: NaiveDate,
     pub papers: Vec<Paper>,
+    /// False when the source may have more than it delivered (see [`DayList`]).
+    pub complete: bool,
+    pub note: Option<String>,
+}
+
+impl Day {
+    fn of(date: NaiveDate, list: DayList) -> Day {
+        Day {
+            date,
+            papers: dedup(list.papers),
+            complete: list.complete,
+            note: list.note,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,16 +103,13 @@ pub enum FetchError {
 /// Fetches lists and papers from the configured sources.
 pub struct Fetcher {
     settings: FetchSettings,
-    http: reqwest::Client,
+    http: SourceHttp,
     shutdown: Shutdown,
 }
 
 impl Fetcher {
     pub fn new(settings: &FetchSettings, shutdown: Shutdown) -> Result<Fetcher, FetchError> {
-        let http = reqwest::Client::builder()
-            .timeout(settings.request_timeout)
-            .user_agent(concat!("paper-digest/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let http = SourceHttp::new(settings.request_timeout, settings.max_response_bytes)
             .map_err(|e| FetchError::Client(e.to_string()))?;
         Ok(Fetcher {
             settings: settings.clone(),
@@ -112,33 +128,36 @@ impl Fetcher {
         match source {
             DaySource::HfDaily => {
                 let date = date.unwrap_or(today);
-                let client = HfClient::new(self.settings.hf_base_url.as_str(), self.http.clone())
-                    .map_err(FetchError::Source)?;
-                let papers = self.retrying(|| client.daily(date)).await?;
-                Ok(Day { date, papers })
+                let client = HfClient::new(
+                    self.settings.hf_base_url.as_str(),
+                    self.http.clone(),
+                    self.settings.hf_page_size,
+                    self.settings.hf_max_pages,
+                )
+                .map_err(FetchError::Source)?;
+                let list = self.retrying(|| client.daily(date)).await?;
+                Ok(Day::of(date, list))
             }
             DaySource::Arxiv { categories, limit } => {
                 let date = date.unwrap_or(today);
                 let client = self.arxiv()?;
-                let mut papers = Vec::new();
+                let mut all = DayList::complete(Vec::new());
                 for category in categories {
-                    papers.extend(
-                        self.retrying(|| client.listing(category, date, date, *limit))
-                            .await?,
-                    );
+                    let list = self
+                        .retrying(|| client.listing(category, date, date, *limit))
+                        .await?;
+                    all.papers.extend(list.papers);
+                    if !list.complete {
+                        all.complete = false;
+                        all.note = list.note.map(|note| format!("{category}: {note}"));
+                    }
                 }
-                Ok(Day {
-                    date,
-                    papers: dedup(papers),
-                })
+                Ok(Day::of(date, all))
             }
             DaySource::File(path) => {
                 let date = date.or_else(|| date_in_file_name(path)).unwrap_or(today);
                 let papers = source::file::load(path).map_err(FetchError::Input)?;
-                Ok(Day {
-                    date,
-                    papers: dedup(papers),
-                })
+                Ok(Day::of(date, DayList::complete(papers)))
             }
         }
     }

@@ -78,7 +78,10 @@ pub async fn record_all(
 fn store_failed(tally: &mut Tally, paper: &Paper, error: StoreError, shutdown: &Shutdown) {
     tracing::error!(id = %paper.id, %error, "cannot store the result; stopping the run");
     shutdown.stop(RunEnd::Aborted, error.to_string());
-    tally.unstored.push((paper.id.clone(), error.to_string()));
+    tally.unstored.push((
+        paper.id.clone(),
+        format!("answered but not stored: {error}"),
+    ));
     tally.store_error.get_or_insert(error);
 }
 

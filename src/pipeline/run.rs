@@ -23,8 +23,8 @@ use crate::paper::{ArxivId, Paper};
 use crate::prompt::PromptSet;
 use crate::publish::{Attention, Publisher};
 use crate::store::{
-    PublishOutcome, PublishRecord, RunEnd, RunId, RunKind, RunMeta, RunOutcome, Skip, SkipKind,
-    Store, StoreError,
+    Listing, PublishOutcome, PublishRecord, RunEnd, RunId, RunKind, RunMeta, RunOutcome, Skip,
+    SkipKind, Store, StoreError,
 };
 
 /// What the stages of a run share, built once by the command.
@@ -66,6 +66,8 @@ pub struct RunSummary {
     pub skips: Vec<Skip>,
     /// Set when the day had no announcement (nothing was summarized), with why.
     pub no_announcement: Option<String>,
+    /// Set when the source's list of the day was cut short (the digest holds only what was listed).
+    pub incomplete: Option<String>,
     /// Why the run stopped early, if it did.
     pub stop: Option<Stop>,
     /// Every digest written (a day's run writes one; `summarize` re-renders each day of its papers).
@@ -107,7 +109,7 @@ impl Stages {
         };
         match result {
             Ok(mut summary) => {
-                let attention = summary.attention(&self.store)?;
+                let attention = summary.attention();
                 if let Some(alert) = publisher
                     .alert(&self.store, &attention, Some(summary.run))
                     .await
@@ -139,6 +141,7 @@ impl Stages {
         request: &RunRequest,
     ) -> Result<RunSummary, PipelineError> {
         let mut day = fetcher.day(&request.source, request.date).await?;
+        let listed = day.papers.len();
         if let Some(limit) = request.limit {
             day.papers.truncate(limit);
         }
@@ -147,6 +150,14 @@ impl Stages {
             Some(day.date),
             request.source.label(),
         ))?;
+        self.store.record_listing(
+            run,
+            &Listing {
+                listed,
+                complete: day.complete,
+                note: day.note.clone(),
+            },
+        )?;
         if let Announcement::None(reason) = fetch::announcement(&self.store, &day)? {
             tracing::info!(date = %day.date, source = %request.source.label(), "no announcement: {reason}");
             let note = format!("no announcement for {}: {reason}", day.date);
@@ -166,6 +177,7 @@ impl Stages {
                 tally: Tally::default(),
                 skips: Vec::new(),
                 no_announcement: Some(reason),
+                incomplete: None,
                 stop: None,
                 digests: Vec::new(),
                 report: publish::write_report(&self.store, run, &request.out_dir)?,
@@ -178,6 +190,11 @@ impl Stages {
             .summarize_and_record(run, &day.papers, request.force)
             .await?;
         summary.date = Some(day.date);
+        summary.incomplete = (!day.complete).then(|| {
+            day.note
+                .clone()
+                .unwrap_or_else(|| "the source's list was cut short".to_string())
+        });
         summary.digests = vec![publish::write_digest(
             &self.store,
             day.date,
@@ -304,6 +321,7 @@ impl Stages {
             tally,
             skips,
             no_announcement: None,
+            incomplete: None,
             stop,
             digests: Vec::new(),
             report: PathBuf::new(),
@@ -347,11 +365,7 @@ impl RunSummary {
     }
 
     /// What a person may need to hear about the run (the alert's content).
-    fn attention(&self, store: &Store) -> Result<Attention, StoreError> {
-        let listing = match self.date {
-            Some(date) => store.day_listing(date)?,
-            None => None,
-        };
+    fn attention(&self) -> Attention {
         let tally = &self.tally;
         let stopped = tally
             .stop
@@ -359,7 +373,7 @@ impl RunSummary {
             .map(ToString::to_string)
             .or_else(|| tally.store_error.as_ref().map(ToString::to_string))
             .or_else(|| self.stop.as_ref().map(|stop| stop.reason.clone()));
-        Ok(Attention {
+        Attention {
             run: Some(self.run.0),
             date: self.date,
             listed: self.listed,
@@ -373,10 +387,7 @@ impl RunSummary {
                 .count(),
             stopped,
             error: None,
-            incomplete_list: listing.filter(|l| !l.complete).map(|l| {
-                l.note
-                    .unwrap_or_else(|| format!("{} papers listed, the rest cut short", l.listed))
-            }),
+            incomplete_list: self.incomplete.clone(),
             no_announcement: self.no_announcement.clone(),
             publish_failures: self
                 .publish_failures()
@@ -386,7 +397,7 @@ impl RunSummary {
                 })
                 .collect(),
             report: Some(self.report.display().to_string()),
-        })
+        }
     }
 }
 

@@ -332,8 +332,11 @@ impl Summarizer {
                 Ok(None)
             }
             Err(error) => {
-                outcome.no_answer(error.to_string(), false);
-                if stops_run(&error) {
+                // An error that stops the run came without an answer to pay for (nobody answered, the
+                // account cannot pay, a refusal): a paper it stops before any answer was not attempted.
+                let stops = stops_run(&error);
+                outcome.no_answer(error.to_string(), stops);
+                if stops {
                     Err(StopError::Model(error))
                 } else {
                     Ok(None)
@@ -495,6 +498,7 @@ fn stops_run(error: &ModelError) -> bool {
     match error {
         ModelError::Unreachable { .. }
         | ModelError::QuotaExhausted { .. }
+        | ModelError::WaitTooLong { .. }
         | ModelError::InvalidSettings { .. } => true,
         ModelError::Rejected { status, .. } => matches!(status, 401 | 403 | 404),
         ModelError::GaveUp { .. } | ModelError::Malformed { .. } | ModelError::Cancelled => false,

@@ -53,10 +53,16 @@ fn write_header(out: &mut String, report: &RunReport) {
     };
     if let Some(listing) = &run.listing {
         let _ = match (listing.complete, &listing.note) {
-            (true, _) => writeln!(out, "- Listed: {} papers", listing.listed),
+            (true, None) => writeln!(out, "- Listed: {} papers", listing.listed),
+            (true, Some(note)) => writeln!(
+                out,
+                "- Listed: {} papers ({})",
+                listing.listed,
+                inline_unvouched(note)
+            ),
             (false, note) => writeln!(
                 out,
-                "- Listed: {} papers, **incomplete** ({}): the day is not published",
+                "- Listed: {} papers, **incomplete** ({}): the digest holds only these; the next run lists the day again",
                 listing.listed,
                 inline_unvouched(note.as_deref().unwrap_or("the source's list was cut short"))
             ),

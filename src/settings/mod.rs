@@ -218,6 +218,8 @@ impl Validator<'_> {
             source: FetchSettings {
                 kind: source.kind,
                 hf_base_url: self.url("source.hf_base_url", &source.hf_base_url)?,
+                hf_page_size: self.at_least("source.hf_page_size", source.hf_page_size, 1)?,
+                hf_max_pages: self.at_least("source.hf_max_pages", source.hf_max_pages, 1)?,
                 arxiv_base_url: self.url("source.arxiv_base_url", &source.arxiv_base_url)?,
                 arxiv_html_base_url: self
                     .url("source.arxiv_html_base_url", &source.arxiv_html_base_url)?,
@@ -236,6 +238,11 @@ impl Validator<'_> {
                     "source.request_timeout_secs",
                     source.request_timeout_secs,
                     0.001,
+                )?,
+                max_response_bytes: self.at_least(
+                    "source.max_response_bytes",
+                    source.max_response_bytes,
+                    1024,
                 )?,
                 fetch_retries: source.fetch_retries,
                 fetch_retry_initial: self.seconds(
@@ -345,6 +352,16 @@ impl Validator<'_> {
             max_retries: raw.max_retries,
             backoff_initial: Duration::from_millis(raw.backoff_initial_ms),
             backoff_max: self.seconds("model.backoff_max_secs", raw.backoff_max_secs, 0.0)?,
+            max_retry_after: self.seconds(
+                "model.max_retry_after_secs",
+                raw.max_retry_after_secs,
+                0.0,
+            )?,
+            max_response_bytes: self.at_least(
+                "model.max_response_bytes",
+                raw.max_response_bytes,
+                1024,
+            )?,
             max_concurrency: concurrency,
             requests_per_minute: NonZeroU32::new(raw.requests_per_minute),
             tokens_per_minute: NonZeroU32::new(raw.tokens_per_minute),

@@ -14,19 +14,14 @@
 use std::collections::HashSet;
 
 use chrono::NaiveDate;
-use reqwest::{Client, Url};
+use reqwest::Url;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::http;
-use super::SourceError;
+use super::http::{self, SourceHttp};
+use super::{DayList, SourceError};
 use crate::paper::{normalize_whitespace, ArxivId, Paper};
-
-/// Items asked for per request (`limit`).
-pub const DEFAULT_PAGE_SIZE: usize = 100;
-/// Pages followed at most for one date, so a server ignoring `p` cannot keep us looping.
-pub const DEFAULT_MAX_PAGES: usize = 10;
 
 /// Parses one `api/daily_papers` response body; `origin` (URL or file path) names it in errors.
 ///
@@ -198,63 +193,85 @@ fn malformed(origin: &str, message: String) -> SourceError {
     }
 }
 
+/// One page of the daily list.
+struct Page {
+    papers: Vec<Paper>,
+    /// List items, usable or not.
+    entries: usize,
+    next_page: Option<bool>,
+}
+
 /// Client for the daily papers endpoint; follows `limit`/`p` paging.
 #[derive(Debug, Clone)]
 pub struct HfClient {
     endpoint: Url,
-    http: Client,
+    http: SourceHttp,
     page_size: usize,
     max_pages: usize,
 }
 
 impl HfClient {
     /// `base_url` is the site root, e.g. `https://huggingface.co`; `/api/daily_papers` is appended.
-    pub fn new(base_url: &str, http: Client) -> Result<Self, SourceError> {
+    /// `page_size` items are asked for per request, at most `max_pages` pages a day (both at least 1).
+    pub fn new(
+        base_url: &str,
+        http: SourceHttp,
+        page_size: usize,
+        max_pages: usize,
+    ) -> Result<Self, SourceError> {
         Ok(HfClient {
             endpoint: http::endpoint(base_url, &["api", "daily_papers"])?,
             http,
-            page_size: DEFAULT_PAGE_SIZE,
-            max_pages: DEFAULT_MAX_PAGES,
+            page_size: page_size.max(1),
+            max_pages: max_pages.max(1),
         })
     }
 
-    /// Items per request and the most pages followed (both at least 1).
-    pub fn with_paging(mut self, page_size: usize, max_pages: usize) -> Self {
-        self.page_size = page_size.max(1);
-        self.max_pages = max_pages.max(1);
-        self
-    }
-
-    /// The papers listed for `date`, in HF's order, each ID once. An empty list is `Ok(vec![])`:
-    /// the caller reports "no announcement".
-    pub async fn daily(&self, date: NaiveDate) -> Result<Vec<Paper>, SourceError> {
+    /// The papers listed for `date`, in HF's order, each ID once. Pages are asked for until the
+    /// server says there are no more: an empty page, a `Link` header without `rel="next"`, or a page
+    /// of papers already seen (a server that ignores `p`; warned). A page shorter than asked is not an
+    /// end: servers cap the page size below what is asked. Reaching the page limit leaves the list
+    /// incomplete, and says so. An empty list is no announcement, not an error.
+    pub async fn daily(&self, date: NaiveDate) -> Result<DayList, SourceError> {
         let mut papers = Vec::new();
         let mut seen = HashSet::new();
         for page in 0..self.max_pages {
-            let (found, entries) = self.page(date, page).await?;
+            let fetched = self.page(date, page).await?;
             let before = papers.len();
-            for paper in found {
+            for paper in fetched.papers {
                 if seen.insert(paper.id.clone()) {
                     papers.push(paper);
                 }
             }
-            if entries < self.page_size {
-                return Ok(papers);
+            if fetched.entries == 0 || fetched.next_page == Some(false) {
+                return Ok(DayList::complete(papers));
             }
-            if papers.len() == before {
-                tracing::warn!(%date, page, "Hugging Face repeated a full page of known papers; stopping");
-                return Ok(papers);
+            if papers.len() == before && fetched.next_page.is_none() {
+                let note = format!(
+                    "Hugging Face answered page {} with papers already listed (it seems to ignore `p`): stopped there",
+                    page + 1
+                );
+                tracing::warn!(%date, listed = papers.len(), "{note}");
+                return Ok(DayList {
+                    papers,
+                    complete: true,
+                    note: Some(note),
+                });
             }
         }
-        tracing::warn!(
-            %date,
-            pages = self.max_pages,
-            "Hugging Face still returned full pages after the page limit; later papers are not fetched"
+        let note = format!(
+            "the page limit was reached ({} pages of {}): later papers of the day were not fetched",
+            self.max_pages, self.page_size
         );
-        Ok(papers)
+        tracing::warn!(%date, listed = papers.len(), "{note}");
+        Ok(DayList {
+            papers,
+            complete: false,
+            note: Some(note),
+        })
     }
 
-    async fn page(&self, date: NaiveDate, page: usize) -> Result<(Vec<Paper>, usize), SourceError> {
+    async fn page(&self, date: NaiveDate, page: usize) -> Result<Page, SourceError> {
         let query = [
             ("date", date.format("%Y-%m-%d").to_string()),
             ("limit", self.page_size.to_string()),
@@ -264,7 +281,11 @@ impl HfClient {
         let success = fetched.status.is_success();
         match parse_body(&fetched.body, &fetched.url) {
             Ok(Body::ApiError(message)) => Err(SourceError::HfApi { date, message }),
-            Ok(Body::Papers { papers, entries }) if success => Ok((papers, entries)),
+            Ok(Body::Papers { papers, entries }) if success => Ok(Page {
+                papers,
+                entries,
+                next_page: fetched.next_page,
+            }),
             Err(error) if success => Err(error),
             _ => Err(SourceError::Http {
                 url: fetched.url,

@@ -15,6 +15,32 @@ pub mod file;
 pub mod hf;
 mod http;
 
+pub use http::SourceHttp;
+
+/// A day's list as a source delivered it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayList {
+    /// In source order, each paper once.
+    pub papers: Vec<crate::paper::Paper>,
+    /// False when the source may have more that was not fetched (a page limit reached, a page that
+    /// stayed empty before the announced end): the run publishes what it has, says so in its report
+    /// and exits 1, and the next run lists the day again.
+    pub complete: bool,
+    /// What a person should know about how the list was fetched (why it is incomplete, a server
+    /// that ignored paging).
+    pub note: Option<String>,
+}
+
+impl DayList {
+    pub fn complete(papers: Vec<crate::paper::Paper>) -> DayList {
+        DayList {
+            papers,
+            complete: true,
+            note: None,
+        }
+    }
+}
+
 /// Which source a day's list comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -63,6 +89,9 @@ pub enum SourceError {
     Io { path: PathBuf, message: String },
     #[error("{} is neither Hugging Face daily papers JSON nor an arXiv Atom feed", path.display())]
     UnknownFormat { path: PathBuf },
+    /// The response is larger than `source.max_response_bytes`; reading stopped there.
+    #[error("{url} answered with more than {limit} bytes (source.max_response_bytes)")]
+    TooLarge { url: String, limit: usize },
     /// A configured base URL that cannot carry an API path.
     #[error("invalid base URL {url:?}: {message}")]
     BadBaseUrl { url: String, message: String },

@@ -18,24 +18,41 @@ use paper_digest::store::Store;
 use paper_digest_mock_llm::Latency;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use rusqlite::{Connection, OpenFlags};
 
-/// Papers stored ok/flagged so far (none when the run died before creating the store).
+/// Papers stored ok/flagged so far (none when the run died before creating the store). The observer
+/// opens the file read-only, so it can neither migrate it nor hide a write the run failed to make.
 fn done_papers(db: &std::path::Path) -> Vec<String> {
     if !db.exists() {
         return Vec::new();
     }
-    let store = Store::open(db).unwrap_or_else(|e| panic!("store unusable after a kill: {e}"));
-    store
-        .current_for_date(day())
-        .unwrap()
-        .into_iter()
-        .filter(|e| {
-            e.summary
-                .as_ref()
-                .is_some_and(|s| matches!(s.status, Status::Ok | Status::Flagged))
-        })
-        .map(|e| e.paper.id.to_string())
-        .collect()
+    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap_or_else(|e| panic!("store unusable after a kill: {e}"));
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    // Migrations run in one transaction: a run killed during the first one leaves no tables at all.
+    let migrated: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'listings')",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap_or_else(|e| panic!("store unreadable after a kill: {e}"));
+    if !migrated {
+        return Vec::new();
+    }
+    let mut statement = conn
+        .prepare(
+            "SELECT l.paper FROM listings l
+             JOIN current c ON c.paper = l.paper
+             JOIN attempts a ON a.id = c.attempt
+             WHERE l.date = ?1 AND a.status IN ('ok', 'flagged')
+             ORDER BY l.paper",
+        )
+        .unwrap_or_else(|e| panic!("store unreadable after a kill: {e}"));
+    statement
+        .query_map([day().to_string()], |row| row.get(0))
+        .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
+        .unwrap_or_else(|e| panic!("store unreadable after a kill: {e}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -484,3 +484,69 @@ async fn a_second_signal_exits_at_once_with_143() {
     );
     assert_eq!(crate::soak_support::integrity(&db), "ok");
 }
+
+/// A `Retry-After` of a day used to be slept: now it ends the run at once, like an exhausted quota
+/// (exit 3), every paper listed as not attempted with the reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_asking_to_wait_a_day_ends_the_run_with_exit_3() {
+    use paper_digest_mock_llm::{Faults, MockLlm};
+    let mock = MockLlm::builder()
+        .faults(Faults {
+            rate_limited: 1.0,
+            ..Faults::default()
+        })
+        .retry_after(Duration::from_secs(86_400))
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_for(&mock.uri(), dir.path());
+    let output = run_fixture_day(&env, &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output.stderr));
+    let report = std::fs::read_to_string(dir.path().join("out/reports/run-1.md")).unwrap();
+    assert!(report.contains("Not attempted (3)"), "{report}");
+    assert!(report.contains("model.max_retry_after_secs"), "{report}");
+    // The three papers went out together; none was asked again.
+    assert_eq!(mock.stats().requests, 3, "{:?}", mock.stats());
+}
+
+/// A store error in the middle of the results used to drop the answers already paid for and skip
+/// finishing the run: now the other results are recorded, the run is finished with the error, the
+/// report names the paper whose answer could not be stored, and the exit code is 2.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_error_mid_run_keeps_the_other_results_and_finishes_the_run() {
+    let Setup {
+        mock: _mock,
+        server: _server,
+        dir,
+        env,
+    } = setup(MockChat::new(Behaviour::Correct)).await;
+    let db = dir.path().join("digest.db");
+    drop(paper_digest::store::Store::open(&db).unwrap());
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER refuse_one BEFORE INSERT ON attempts WHEN NEW.paper = '2409.10002'
+         BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let output = run_fixture_day(&env, &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    let store = paper_digest::store::Store::open(&db).unwrap();
+    let report = store.run_report(paper_digest::store::RunId(1)).unwrap();
+    assert!(report.run.finished_at.is_some(), "the run was finished");
+    assert_eq!(report.counts.ok, 2, "{report:?}");
+    let skipped: Vec<_> = report
+        .skips
+        .iter()
+        .map(|s| (s.paper.as_str(), &s.detail))
+        .collect();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0].0, "2409.10002");
+    assert!(
+        skipped[0].1.contains("answered but not stored") && skipped[0].1.contains("disk I/O error")
+    );
+    let markdown = std::fs::read_to_string(dir.path().join("out/reports/run-1.md")).unwrap();
+    assert!(markdown.contains("answered but not stored"), "{markdown}");
+}

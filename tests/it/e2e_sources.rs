@@ -52,6 +52,72 @@ async fn a_source_outage_is_retried_not_a_lost_day() {
         .is_file());
 }
 
+/// Serves a saved day `limit` items per page, honouring `p`, so paging can run out of pages.
+struct PagedDay(Vec<serde_json::Value>);
+
+impl wiremock::Respond for PagedDay {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let param = |name: &str| {
+            request
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+        };
+        let limit = param("limit").unwrap_or(50);
+        let page: Vec<_> = self
+            .0
+            .iter()
+            .skip(param("p").unwrap_or(0) * limit)
+            .take(limit)
+            .cloned()
+            .collect();
+        ResponseTemplate::new(200).set_body_json(page)
+    }
+}
+
+/// A day longer than the page limit: the digest holds what was listed, the report says the day is
+/// incomplete and why, and the run exits 1 so that a person hears of it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_day_past_the_page_limit_is_published_as_far_as_listed_and_exits_1() {
+    let chat = MockChat::new(Behaviour::Correct);
+    let chat_server = chat.start().await;
+    let hf = MockServer::start().await;
+    let day: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(fixture("hf_2024-09-23.json")).unwrap())
+            .unwrap();
+    Mock::given(method("GET"))
+        .and(path("/api/daily_papers"))
+        .respond_with(PagedDay(day))
+        .mount(&hf)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = hf_env(&chat_server.uri(), &hf.uri(), dir.path());
+    env.push(("PAPER_DIGEST_SOURCE__HF_PAGE_SIZE".into(), "1".into()));
+    env.push(("PAPER_DIGEST_SOURCE__HF_MAX_PAGES".into(), "2".into()));
+
+    let output = run_cli(&env, &["run", "--date", FIXTURE_DAY]);
+
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let report = std::fs::read_to_string(dir.path().join("out/reports/run-1.md")).unwrap();
+    assert!(
+        report.contains(
+            "- Listed: 2 papers, **incomplete** (the page limit was reached (2 pages of 1)"
+        ),
+        "{report}"
+    );
+    let digest = std::fs::read_to_string(
+        dir.path()
+            .join(format!("out/daily_papers_ko_{FIXTURE_DAY}.md")),
+    )
+    .unwrap();
+    assert_eq!(
+        digest.matches("https://arxiv.org/abs/").count(),
+        2,
+        "{digest}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_empty_day_is_no_announcement() {
     let chat = MockChat::new(Behaviour::Correct);

@@ -155,7 +155,7 @@ async fn retry_after_is_waited_out_before_the_retry() {
 /// SIGTERM while a request waits out a long Retry-After: the wait ends at once, nothing more is sent.
 #[tokio::test(start_paused = true)]
 async fn a_stop_during_a_backoff_ends_the_call_at_once() {
-    let server = ScriptedServer::new([status(429, &[("retry-after", "3000")])]);
+    let server = ScriptedServer::new([status(429, &[("retry-after", "200")])]);
     let cancel = CancellationToken::new();
     let model = client(settings(), &server, &cancel);
     let stopper = {
@@ -255,4 +255,35 @@ async fn an_overloaded_server_gets_fewer_requests_in_flight() {
         .count();
     assert!(first_wave <= 4, "{arrivals:?}");
     assert!(started.elapsed() >= Duration::from_secs(2));
+}
+
+/// Bodies were read whole, however large: an answer over `max_response_bytes` is refused, naming the
+/// server and the limit, and not asked for again.
+#[tokio::test]
+async fn an_answer_larger_than_the_limit_is_refused() {
+    struct Huge;
+    #[async_trait]
+    impl Exchange for Huge {
+        async fn send(&self, _: reqwest::Request) -> Result<reqwest::Response, ExchangeError> {
+            let body = format!(
+                r#"{{"choices":[{{"message":{{"content":"{}"}}}}]}}"#,
+                "가".repeat(100_000)
+            );
+            Ok(reqwest::Response::from(http::Response::new(body)))
+        }
+    }
+    let settings = ModelSettings {
+        max_response_bytes: 64 * 1024,
+        ..settings()
+    };
+    let model =
+        OpenAiCompatible::with_exchange(settings, None, CancellationToken::new(), Arc::new(Huge))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let error = model.complete(request()).await.unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("larger than 65536 bytes"), "{text}");
+    assert!(
+        text.contains("http://scripted.test/v1/chat/completions"),
+        "{text}"
+    );
 }

@@ -90,8 +90,9 @@ pub fn write_hf_file(dir: &Path, papers: &[Synthetic]) -> PathBuf {
     path
 }
 
-/// The fault mix of the soak: 20% 429, 10% 5xx, 5% timeouts, 5% malformed, 5% truncated, plus a
-/// few dropped connections and empty answers.
+/// The fault mix of the soak: 20% 429, 10% 5xx, 5% timeouts, 5% malformed, 5% truncated, a few
+/// dropped connections and empty answers; and 10% of the papers always answered with a summary of
+/// another paper, 5% with a tracker link, so the run has papers to flag and keep for review.
 pub fn soak_faults() -> Faults {
     Faults {
         rate_limited: 0.20,
@@ -101,6 +102,8 @@ pub fn soak_faults() -> Faults {
         truncated: 0.05,
         reset: 0.02,
         empty: 0.02,
+        wrong_paper: 0.10,
+        linked: 0.05,
     }
 }
 
@@ -216,6 +219,12 @@ pub fn current_statuses(db: &Path, papers: &[Synthetic]) -> BTreeMap<String, Sta
                 summary.status.as_str()
             );
         }
+        if summary.status == Status::Flagged {
+            assert!(
+                summary.sections.is_some(),
+                "{id} is flagged without the answer paid for"
+            );
+        }
         assert!(
             statuses.insert(id.clone(), summary.status).is_none(),
             "{id} has two current summaries"
@@ -303,7 +312,7 @@ pub fn figures(label: &str, papers: usize, stats: &Stats, reports: &[RunReport])
     format!(
         "{label}: papers={papers} runs={} http_requests={} answered_calls={calls} unanswered={} \
          429s={} (limited {}) 5xx={} timeouts={} resets={} malformed={} truncated={} empty={} \
-         delivered={} | last run: ok={} flagged={} failed={} skipped={}",
+         wrong_paper={} linked={} delivered={} | last run: ok={} flagged={} failed={} skipped={}",
         reports.len(),
         stats.requests,
         stats.requests.saturating_sub(calls),
@@ -315,6 +324,8 @@ pub fn figures(label: &str, papers: usize, stats: &Stats, reports: &[RunReport])
         o.malformed,
         o.truncated,
         o.empty,
+        o.wrong_paper,
+        o.linked,
         stats.delivered,
         last.ok,
         last.flagged,

@@ -142,9 +142,7 @@ fn other_json_is_malformed() {
 }
 
 async fn client(server: &MockServer, page_size: usize) -> HfClient {
-    HfClient::new(&server.uri(), reqwest::Client::new())
-        .unwrap()
-        .with_paging(page_size, 5)
+    HfClient::new(&server.uri(), test_http(), page_size, 5).unwrap()
 }
 
 fn page(server_page: &str, body: Value) -> Mock {
@@ -168,7 +166,7 @@ async fn daily_follows_paging_while_pages_are_full_and_deduplicates() {
         .mount(&server)
         .await;
     page("2", json!([])).expect(1).mount(&server).await;
-    let papers = client(&server, 2).await.daily(date()).await.unwrap();
+    let papers = client(&server, 2).await.daily(date()).await.unwrap().papers;
     assert_eq!(ids(&papers), ["2409.10001", "2409.10002", "2409.10003"]);
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 3);
@@ -177,40 +175,130 @@ async fn daily_follows_paging_while_pages_are_full_and_deduplicates() {
         .all(|r| r.url.query().unwrap().contains("limit=2")));
 }
 
+/// Serves `total` papers at most `cap` per page, whatever `limit` asks, and nothing after the end.
+struct CappedPages {
+    total: usize,
+    cap: usize,
+}
+
+impl wiremock::Respond for CappedPages {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let param = |name: &str| {
+            request
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+        };
+        let limit = param("limit").unwrap_or(self.cap).min(self.cap);
+        let start = param("p").unwrap_or(0) * limit;
+        let items: Vec<Value> = (start..self.total.min(start + limit))
+            .map(|i| item(&format!("2409.{:05}", 10001 + i), 1))
+            .collect();
+        ResponseTemplate::new(200).set_body_json(items)
+    }
+}
+
+/// The endpoint's default page is 50 and its maximum undocumented: a server that serves fewer than
+/// asked used to end the day at its first page.
 #[tokio::test]
-async fn daily_stops_after_a_page_that_is_not_full() {
+async fn a_server_that_serves_fewer_than_asked_still_gives_the_whole_day() {
     let server = MockServer::start().await;
-    page("0", json!([item("2409.10001", 9), item("2409.10002", 8)]))
-        .expect(1)
+    Mock::given(path("/api/daily_papers"))
+        .respond_with(CappedPages {
+            total: 120,
+            cap: 50,
+        })
         .mount(&server)
         .await;
-    page("1", json!([item("2409.10003", 1)]))
-        .expect(0)
-        .mount(&server)
-        .await;
-    let papers = client(&server, 3).await.daily(date()).await.unwrap();
-    assert_eq!(ids(&papers), ["2409.10001", "2409.10002"]);
+    let list = client(&server, 100).await.daily(date()).await.unwrap();
+    assert_eq!(list.papers.len(), 120);
+    assert!(list.complete, "{list:?}");
+    let unique: std::collections::HashSet<_> = list.papers.iter().map(|p| &p.id).collect();
+    assert_eq!(unique.len(), 120);
 }
 
 #[tokio::test]
-async fn daily_stops_when_a_full_page_brings_nothing_new() {
+async fn a_link_header_says_whether_there_is_a_next_page() {
     let server = MockServer::start().await;
-    // A server that ignores `p` would otherwise be asked max_pages times.
+    let next = "<https://huggingface.co/api/daily_papers?date=2024-09-23&p=1>; rel=\"next\"";
     Mock::given(path("/api/daily_papers"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([item("2409.10001", 1)])))
+        .and(query_param("p", "0"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!([item("2409.10001", 9)]))
+                .insert_header("link", next),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/daily_papers"))
+        .and(query_param("p", "1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!([item("2409.10002", 8)]))
+                .insert_header(
+                    "link",
+                    "<https://huggingface.co/api/daily_papers?date=2024-09-23&p=0>; rel=\"prev\"",
+                ),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let list = client(&server, 1).await.daily(date()).await.unwrap();
+    assert_eq!(ids(&list.papers), ["2409.10001", "2409.10002"]);
+    assert!(list.complete);
+}
+
+#[tokio::test]
+async fn a_day_beyond_the_page_limit_is_incomplete_and_says_so() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/daily_papers"))
+        .respond_with(CappedPages { total: 40, cap: 5 })
+        .mount(&server)
+        .await;
+    let list = client(&server, 5).await.daily(date()).await.unwrap();
+    assert_eq!(list.papers.len(), 25, "five pages of five");
+    assert!(!list.complete);
+    assert!(
+        list.note
+            .as_deref()
+            .is_some_and(|n| n.contains("page limit")),
+        "{list:?}"
+    );
+}
+
+/// A server that ignores `p` answers the first page again: the list stops there, each paper once,
+/// and the note says why (it reaches the run's report).
+#[tokio::test]
+async fn a_server_that_ignores_the_page_stops_with_a_note_and_no_duplicates() {
+    let server = MockServer::start().await;
+    let first_page: Vec<Value> = (0..50)
+        .map(|i| item(&format!("2409.{:05}", 10001 + i), 1))
+        .collect();
+    Mock::given(path("/api/daily_papers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(first_page))
         .expect(2)
         .mount(&server)
         .await;
-    let papers = client(&server, 1).await.daily(date()).await.unwrap();
-    assert_eq!(ids(&papers), ["2409.10001"]);
+    let list = client(&server, 100).await.daily(date()).await.unwrap();
+    assert_eq!(list.papers.len(), 50);
+    let unique: std::collections::HashSet<_> = list.papers.iter().map(|p| &p.id).collect();
+    assert_eq!(unique.len(), 50);
+    assert!(
+        list.note
+            .as_deref()
+            .is_some_and(|n| n.contains("ignore `p`")),
+        "{list:?}"
+    );
 }
 
 #[tokio::test]
 async fn daily_with_no_announcement_is_an_empty_list() {
     let server = MockServer::start().await;
     page("0", json!([])).expect(1).mount(&server).await;
-    let papers = client(&server, 100).await.daily(date()).await.unwrap();
-    assert!(papers.is_empty());
+    let list = client(&server, 100).await.daily(date()).await.unwrap();
+    assert!(list.papers.is_empty() && list.complete);
 }
 
 #[tokio::test]
@@ -280,7 +368,7 @@ async fn a_closed_port_is_unreachable() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let client = HfClient::new(&base, reqwest::Client::new()).unwrap();
+    let client = HfClient::new(&base, test_http(), 100, 5).unwrap();
     let err = client.daily(date()).await.unwrap_err();
     assert!(err.is_unreachable(), "{err:?}");
     assert!(
@@ -293,21 +381,56 @@ async fn a_closed_port_is_unreachable() {
 
 #[test]
 fn a_base_url_that_cannot_carry_a_path_is_rejected() {
-    let err = HfClient::new("mailto:someone@example.org", reqwest::Client::new()).unwrap_err();
+    let err = HfClient::new("mailto:someone@example.org", test_http(), 100, 5).unwrap_err();
     assert!(matches!(err, SourceError::BadBaseUrl { .. }), "{err:?}");
-    let err = HfClient::new("not a url", reqwest::Client::new()).unwrap_err();
+    let err = HfClient::new("not a url", test_http(), 100, 5).unwrap_err();
     assert!(matches!(err, SourceError::BadBaseUrl { .. }), "{err:?}");
 }
 
 #[tokio::test]
 async fn a_base_url_with_a_path_keeps_it() {
     let server = MockServer::start().await;
+    // Every page repeats the first: the second request shows the end.
     Mock::given(path("/mirror/api/daily_papers"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([item("2409.10001", 1)])))
-        .expect(1)
+        .expect(2)
         .mount(&server)
         .await;
-    let client =
-        HfClient::new(&format!("{}/mirror/", server.uri()), reqwest::Client::new()).unwrap();
-    assert_eq!(ids(&client.daily(date()).await.unwrap()), ["2409.10001"]);
+    let client = HfClient::new(&format!("{}/mirror/", server.uri()), test_http(), 100, 5).unwrap();
+    assert_eq!(
+        ids(&client.daily(date()).await.unwrap().papers),
+        ["2409.10001"]
+    );
+}
+
+fn test_http() -> paper_digest::source::SourceHttp {
+    paper_digest::source::SourceHttp::new(std::time::Duration::from_secs(10), 1 << 20).unwrap()
+}
+
+#[tokio::test]
+async fn a_response_larger_than_the_limit_is_refused_naming_the_url_and_the_limit() {
+    let server = MockServer::start().await;
+    let items: Vec<Value> = (0..200)
+        .map(|i| item(&format!("2409.{:05}", 10001 + i), 1))
+        .collect();
+    Mock::given(path("/api/daily_papers"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(items))
+        .mount(&server)
+        .await;
+    let http =
+        paper_digest::source::SourceHttp::new(std::time::Duration::from_secs(10), 4096).unwrap();
+    let err = HfClient::new(&server.uri(), http, 100, 5)
+        .unwrap()
+        .daily(date())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, SourceError::TooLarge { limit: 4096, .. }),
+        "{err:?}"
+    );
+    assert!(
+        text.contains(&server.uri()) && text.contains("4096"),
+        "{text}"
+    );
 }

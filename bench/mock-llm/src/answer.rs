@@ -104,6 +104,22 @@ pub fn summary_for(title: &str, abstract_text: &str) -> String {
     .to_string()
 }
 
+/// `summary` (a JSON answer) with a tracker image and a link the paper never gave in its first section.
+pub(crate) fn with_tracker_link(summary: &str) -> String {
+    let mut value: serde_json::Value = match serde_json::from_str(summary) {
+        Ok(value) => value,
+        Err(_) => return summary.to_string(),
+    };
+    if let Some(text) = value.get_mut("whats_new") {
+        let linked = format!(
+            "{} 자세한 내용은 [여기](https://tracker.example/p?id=1)를 참고하세요. ![](https://tracker.example/pixel.gif)",
+            text.as_str().unwrap_or_default()
+        );
+        *text = serde_json::Value::String(linked);
+    }
+    value.to_string()
+}
+
 /// The work's name: the title before ':' when there is one, else its first three words.
 fn work_name(title: &str) -> String {
     match title.split_once(':') {

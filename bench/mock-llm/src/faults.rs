@@ -22,6 +22,20 @@ pub struct Faults {
     pub truncated: f64,
     /// HTTP 200 with `content: ""`.
     pub empty: f64,
+    /// Share of PAPERS (not requests) whose every answer is a fluent, well-formed summary of another
+    /// paper: the identity checks' job. Decided once per paper from the seed, so repairs do not fix it.
+    pub wrong_paper: f64,
+    /// Share of papers whose every answer is correct but carries a link to a tracker the paper never
+    /// gave: the links check's job.
+    pub linked: f64,
+}
+
+/// What a paper's answers are, when a correct answer is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PaperAnswer {
+    Correct,
+    WrongPaper,
+    Linked,
 }
 
 /// One request's fate.
@@ -49,9 +63,13 @@ impl Faults {
         ]
     }
 
-    /// Every share within 0..=1 and their sum at most 1.
+    /// Every share within 0..=1 and their sums (per request, per paper) at most 1.
     pub(crate) fn validate(&self) -> Result<(), String> {
-        for (name, share) in self.shares() {
+        for (name, share) in self
+            .shares()
+            .into_iter()
+            .chain([("wrong_paper", self.wrong_paper), ("linked", self.linked)])
+        {
             if !(0.0..=1.0).contains(&share) {
                 return Err(format!("fault share {name} = {share} is not within 0..=1"));
             }
@@ -60,7 +78,35 @@ impl Faults {
         if total > 1.0 + 1e-9 {
             return Err(format!("fault shares add up to {total}, more than 1"));
         }
+        if self.wrong_paper + self.linked > 1.0 + 1e-9 {
+            return Err("wrong_paper and linked add up to more than 1".to_string());
+        }
         Ok(())
+    }
+
+    /// The kind of answer `paper` always gets (a stable draw from `seed` and the paper's ID).
+    pub(crate) fn answer_for(&self, paper: &str, seed: u64) -> PaperAnswer {
+        // FNV-1a over the seed and the ID, then mixed: stable across runs and platforms.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in seed.to_le_bytes().iter().chain(paper.as_bytes()) {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        // FNV's high bits barely move between IDs that differ in one digit; a splitmix64
+        // finish spreads them before the top 53 bits become the draw.
+        hash ^= hash >> 30;
+        hash = hash.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        hash ^= hash >> 27;
+        hash = hash.wrapping_mul(0x94d0_49bb_1331_11eb);
+        hash ^= hash >> 31;
+        let draw = (hash >> 11) as f64 / (1u64 << 53) as f64;
+        if draw < self.wrong_paper {
+            PaperAnswer::WrongPaper
+        } else if draw < self.wrong_paper + self.linked {
+            PaperAnswer::Linked
+        } else {
+            PaperAnswer::Correct
+        }
     }
 }
 
@@ -136,6 +182,30 @@ mod tests {
         assert!(negative
             .validate()
             .is_err_and(|e| e.contains("empty = -0.1")));
+    }
+
+    #[test]
+    fn paper_answers_are_stable_per_paper_and_roughly_at_their_share() {
+        let faults = Faults {
+            wrong_paper: 0.1,
+            linked: 0.05,
+            ..Faults::default()
+        };
+        let ids: Vec<String> = (1..=2000).map(|i| format!("2411.{i:05}")).collect();
+        let kinds: Vec<PaperAnswer> = ids.iter().map(|id| faults.answer_for(id, 7)).collect();
+        assert_eq!(
+            kinds,
+            ids.iter()
+                .map(|id| faults.answer_for(id, 7))
+                .collect::<Vec<_>>()
+        );
+        let wrong = kinds
+            .iter()
+            .filter(|k| **k == PaperAnswer::WrongPaper)
+            .count();
+        let linked = kinds.iter().filter(|k| **k == PaperAnswer::Linked).count();
+        assert!((140..260).contains(&wrong), "{wrong} of 2000");
+        assert!((60..140).contains(&linked), "{linked} of 2000");
     }
 
     #[test]

@@ -55,6 +55,12 @@ struct Args {
     /// Share answered with empty content.
     #[arg(long, default_value_t = 0.0)]
     empty: f64,
+    /// Share of papers always answered with a summary of another paper.
+    #[arg(long, default_value_t = 0.0)]
+    wrong_paper: f64,
+    /// Share of papers always answered with a tracker link in the summary.
+    #[arg(long, default_value_t = 0.0)]
+    linked: f64,
     /// How long a held ("timeout") request is kept before the connection is dropped.
     #[arg(long, default_value_t = 30_000)]
     hold_ms: u64,
@@ -87,6 +93,8 @@ impl Args {
                 malformed: self.malformed,
                 truncated: self.truncated,
                 empty: self.empty,
+                wrong_paper: self.wrong_paper,
+                linked: self.linked,
             });
         if let Some(rpm) = self.rpm {
             builder = builder.requests_per_minute(rpm);

@@ -16,7 +16,13 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::answer::{self, CompletionMeta, Ending, PaperPrompt};
-use crate::faults::{Fault, FaultDice, Faults};
+use crate::faults::{Fault, FaultDice, Faults, PaperAnswer};
+
+/// The paper a wrong answer describes: of another field, with its own names and figures.
+const OTHER_TITLE: &str = "TideNet: Coastal Flood Forecasting with Graph Neural Networks";
+const OTHER_ABSTRACT: &str = "We present TideNet, a graph neural network that forecasts coastal \
+    flooding from the SEALEVEL-12 gauge network and the OCEANIA-4 reanalysis. TideNet lowers the \
+    forecast error by 27% at a 48-hour horizon on the STORMSURGE benchmark.";
 use crate::limits::Limits;
 use crate::stats::Stats;
 use crate::Latency;
@@ -165,10 +171,7 @@ impl State {
             )
         };
         let outcome = match fault {
-            None => {
-                lock(&self.stats).delivered(&paper);
-                return Ok(ok(Ending::Complete));
-            }
+            None => return Ok(self.answer(&paper, &meta, &summary, &headers)),
             Some(fault) => fault,
         };
         self.count(outcome);
@@ -193,6 +196,36 @@ impl State {
             Fault::Truncated => Ok(ok(Ending::Truncated)),
             Fault::Empty => Ok(ok(Ending::Empty)),
         }
+    }
+
+    /// The answer due when no fault was drawn: correct, or what this paper always gets instead.
+    fn answer(
+        &self,
+        paper: &str,
+        meta: &CompletionMeta<'_>,
+        summary: &str,
+        headers: &[(String, String)],
+    ) -> Response<Full<Bytes>> {
+        let kind = self.settings.faults.answer_for(paper, self.settings.seed);
+        let content = match kind {
+            PaperAnswer::Correct => {
+                lock(&self.stats).delivered(paper);
+                summary.to_string()
+            }
+            PaperAnswer::WrongPaper => {
+                lock(&self.stats).outcomes.wrong_paper += 1;
+                answer::summary_for(OTHER_TITLE, OTHER_ABSTRACT)
+            }
+            PaperAnswer::Linked => {
+                lock(&self.stats).outcomes.linked += 1;
+                answer::with_tracker_link(summary)
+            }
+        };
+        json_response(
+            StatusCode::OK,
+            &answer::completion(meta, &content, Ending::Complete),
+            headers,
+        )
     }
 
     fn count(&self, fault: Fault) {

@@ -32,6 +32,10 @@ pub struct Outcomes {
     pub malformed: u64,
     pub truncated: u64,
     pub empty: u64,
+    /// Well-formed answers about another paper ([`crate::Faults::wrong_paper`]).
+    pub wrong_paper: u64,
+    /// Correct answers carrying a tracker link ([`crate::Faults::linked`]).
+    pub linked: u64,
     /// Requests the mock could not read (not JSON, no paper in the prompt): HTTP 400.
     pub bad_requests: u64,
 }

@@ -8,12 +8,12 @@
 
 use std::time::Duration;
 
-use reqwest::{Client, StatusCode, Url};
+use reqwest::{StatusCode, Url};
 use scraper::{ElementRef, Html, Node, Selector};
 
 use super::Pacer;
 use crate::paper::{normalize_whitespace, ArxivId};
-use crate::source::{http, SourceError};
+use crate::source::{http, SourceError, SourceHttp};
 
 /// Where arXiv serves its HTML renderings.
 /// One section of the paper: its heading (numbering included, as rendered) and its running text.
@@ -78,12 +78,16 @@ pub enum Rendering {
 pub struct ArxivHtmlClient {
     base: String,
     pacer: Pacer,
-    http: Client,
+    http: SourceHttp,
 }
 
 impl ArxivHtmlClient {
     /// `base_url` is the site root, e.g. `https://arxiv.org`; `/html/<ID>` is appended.
-    pub fn new(base_url: &str, min_interval: Duration, http: Client) -> Result<Self, SourceError> {
+    pub fn new(
+        base_url: &str,
+        min_interval: Duration,
+        http: SourceHttp,
+    ) -> Result<Self, SourceError> {
         // Checked now so a bad base URL fails at start-up rather than at the first flagged entry.
         http::endpoint(base_url, &["html"])?;
         Ok(ArxivHtmlClient {
@@ -402,8 +406,12 @@ mod tests {
         assert!(extract("not html at all <<<").is_empty());
     }
 
+    fn test_http() -> SourceHttp {
+        SourceHttp::new(Duration::from_secs(10), 1 << 20).unwrap()
+    }
+
     async fn client(server: &MockServer, min_interval: Duration) -> ArxivHtmlClient {
-        ArxivHtmlClient::new(&server.uri(), min_interval, Client::new()).unwrap()
+        ArxivHtmlClient::new(&server.uri(), min_interval, test_http()).unwrap()
     }
 
     #[tokio::test]
@@ -475,7 +483,7 @@ mod tests {
         );
 
         let closed =
-            ArxivHtmlClient::new("http://127.0.0.1:9", Duration::ZERO, Client::new()).unwrap();
+            ArxivHtmlClient::new("http://127.0.0.1:9", Duration::ZERO, test_http()).unwrap();
         let err = closed.fetch(&id("2409.10001")).await.unwrap_err();
         assert!(err.is_unreachable(), "{err}");
         assert!(
@@ -487,18 +495,14 @@ mod tests {
 
     #[test]
     fn old_style_ids_keep_their_slash_and_bad_bases_fail_early() {
-        let client = ArxivHtmlClient::new(
-            "https://mirror.example/arxiv/",
-            Duration::ZERO,
-            Client::new(),
-        )
-        .unwrap();
+        let client =
+            ArxivHtmlClient::new("https://mirror.example/arxiv/", Duration::ZERO, test_http())
+                .unwrap();
         assert_eq!(
             client.url(&id("hep-th/9901001")).unwrap().as_str(),
             "https://mirror.example/arxiv/html/hep-th/9901001"
         );
-        let err =
-            ArxivHtmlClient::new("ftp://arxiv.org", Duration::ZERO, Client::new()).unwrap_err();
+        let err = ArxivHtmlClient::new("ftp://arxiv.org", Duration::ZERO, test_http()).unwrap_err();
         assert!(err.to_string().contains("ftp://arxiv.org"), "{err}");
     }
 

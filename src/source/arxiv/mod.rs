@@ -11,10 +11,10 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use reqwest::{Client, Url};
+use reqwest::Url;
 
-use super::http;
-use super::SourceError;
+use super::http::{self, SourceHttp};
+use super::{DayList, SourceError};
 use crate::paper::{ArxivId, Paper};
 
 pub(crate) use feed::is_atom_feed;
@@ -37,7 +37,7 @@ pub struct ArxivClient {
     endpoint: Url,
     pacer: Pacer,
     page_size: usize,
-    http: Client,
+    http: SourceHttp,
 }
 
 impl ArxivClient {
@@ -47,7 +47,7 @@ impl ArxivClient {
         base_url: &str,
         min_interval: Duration,
         page_size: usize,
-        http: Client,
+        http: SourceHttp,
     ) -> Result<Self, SourceError> {
         Ok(ArxivClient {
             endpoint: http::endpoint(base_url, &["api", "query"])?,
@@ -98,7 +98,7 @@ impl ArxivClient {
         from: NaiveDate,
         to: NaiveDate,
         limit: Option<usize>,
-    ) -> Result<Vec<Paper>, SourceError> {
+    ) -> Result<DayList, SourceError> {
         let search = format!(
             "cat:{category} AND submittedDate:[{}0000 TO {}2359]",
             from.format("%Y%m%d"),
@@ -109,6 +109,7 @@ impl ArxivClient {
         let mut seen = HashSet::new();
         let mut start = 0;
         let mut retried = false;
+        let mut cut_short = None;
         while papers.len() < limit && start < MAX_SEARCH_RESULTS {
             let want = self.page_size.min(limit - papers.len());
             let feed = self.fetch(&listing_query(&search, start, want)).await?;
@@ -121,7 +122,12 @@ impl ArxivClient {
                     continue;
                 }
                 if more_expected {
-                    tracing::warn!(%search, start, total, got = papers.len(), "arXiv returned the same page empty twice; stopping the listing early");
+                    let note = format!(
+                        "arXiv returned the page at {start} of {} empty twice; the listing stopped there",
+                        total.unwrap_or_default()
+                    );
+                    tracing::warn!(%search, got = papers.len(), "{note}");
+                    cut_short = Some(note);
                 }
                 break;
             }
@@ -141,7 +147,11 @@ impl ArxivClient {
                 break;
             }
         }
-        Ok(papers)
+        Ok(DayList {
+            papers,
+            complete: cut_short.is_none(),
+            note: cut_short,
+        })
     }
 
     /// One paced request; the turn is held until the whole body is read (one connection at a time).

@@ -455,3 +455,65 @@ fn webhook_urls_never_reach_the_logs() {
         assert!(!shown.contains("logsecret99"), "{shown}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_whose_list_was_cut_short_publishes_nothing_and_says_why() {
+    let Setup {
+        server,
+        dir,
+        mut env,
+        ..
+    } = setup(MockChat::new(Behaviour::Correct)).await;
+    mount(&server, SLACK_PATH, 200).await;
+    mount(&server, ALERT_PATH, 200).await;
+    targets(&mut env, dir.path(), &server);
+    // Pages of one paper, and two pages at most: the page limit is reached before the list ends.
+    let day: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(fixture("hf_2024-09-23.json")).unwrap())
+            .unwrap();
+    let hf = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/daily_papers"))
+        .respond_with(move |request: &wiremock::Request| {
+            let page = request
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == "p")
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            ResponseTemplate::new(200)
+                .set_body_json(day.iter().skip(page).take(1).collect::<Vec<_>>())
+        })
+        .mount(&hf)
+        .await;
+    env.push(("PAPER_DIGEST_SOURCE__HF_BASE_URL".into(), hf.uri()));
+    env.push(("PAPER_DIGEST_SOURCE__HF_PAGE_SIZE".into(), "1".into()));
+    env.push(("PAPER_DIGEST_SOURCE__HF_MAX_PAGES".into(), "2".into()));
+
+    let output = run_cli(&env, &["run", "--date", FIXTURE_DAY]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(
+        dir.path()
+            .join("out/daily_papers_ko_2024-09-23.md")
+            .is_file(),
+        "the digest is written"
+    );
+    assert!(
+        !dir.path().join("site/days/2024-09-23.html").exists(),
+        "but never published"
+    );
+    assert!(posted(&server, SLACK_PATH).await.is_empty());
+    let report = std::fs::read_to_string(dir.path().join("out/reports/run-1.md")).unwrap();
+    assert!(
+        report.contains(
+            "| 2024-09-23 | slack | withheld | the source's list of the day was incomplete"
+        ),
+        "{report}"
+    );
+    let alert = alert_text(&posted(&server, ALERT_PATH).await);
+    assert!(alert.contains("incomplete list, not published"), "{alert}");
+    assert!(
+        alert.contains("Incomplete list (the day is not published): the page limit was reached"),
+        "{alert}"
+    );
+}

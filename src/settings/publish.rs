@@ -385,3 +385,117 @@ impl Validator<'_> {
         self.url("publish.feed.base_url", value)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Settings;
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    fn error(pairs: &[(&str, &str)]) -> String {
+        match Settings::load(None, &env(pairs)).and_then(|s| s.publish.resolve()) {
+            Ok(_) => panic!("{pairs:?} should be refused"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn everything_is_off_by_default() {
+        let settings = Settings::defaults().unwrap();
+        assert!(!settings.publish.any());
+        let resolved = settings.publish.resolve().unwrap();
+        assert!(resolved.webhooks.is_empty() && resolved.archive.is_none());
+    }
+
+    #[test]
+    fn targets_are_typed_once_with_their_secrets() {
+        let settings = Settings::load(
+            None,
+            &env(&[
+                ("PAPER_DIGEST_PUBLISH__ARCHIVE__ENABLED", "true"),
+                ("PAPER_DIGEST_PUBLISH__ARCHIVE__GIT", "true"),
+                (
+                    "PAPER_DIGEST_PUBLISH__ARCHIVE__GIT_REMOTE",
+                    "https://git.test/a.git",
+                ),
+                ("PAPER_DIGEST_GIT_TOKEN", "tok"),
+                ("PAPER_DIGEST_PUBLISH__FEED__ENABLED", "true"),
+                (
+                    "PAPER_DIGEST_PUBLISH__FEED__BASE_URL",
+                    "https://papers.test/",
+                ),
+                ("PAPER_DIGEST_PUBLISH__DISCORD__ENABLED", "true"),
+                (
+                    "PAPER_DIGEST_DISCORD_WEBHOOK_URL",
+                    "https://discord.test/api/webhooks/1/x",
+                ),
+                ("PAPER_DIGEST_PUBLISH__ALERT__ENABLED", "true"),
+                ("PAPER_DIGEST_PUBLISH__ALERT__KIND", "json"),
+                ("PAPER_DIGEST_ALERT_WEBHOOK_URL", "http://127.0.0.1:9/alert"),
+            ]),
+        )
+        .unwrap();
+        assert!(!format!("{:?}", settings.publish).contains("tok\""));
+        let resolved = settings.publish.resolve().unwrap();
+        let git = resolved.archive.and_then(|a| a.git).unwrap();
+        assert_eq!(git.remote.as_deref(), Some("https://git.test/a.git"));
+        assert_eq!(
+            git.token.map(|t| t.expose_secret().to_string()).as_deref(),
+            Some("tok")
+        );
+        assert_eq!(
+            resolved.feed.unwrap().base_url.as_str(),
+            "https://papers.test/"
+        );
+        assert_eq!(resolved.webhooks[0].kind, WebhookKind::Discord);
+        assert_eq!(resolved.alert.unwrap().target.kind, WebhookKind::Json);
+    }
+
+    #[test]
+    fn bad_values_name_their_key_and_never_a_secret() {
+        let cases: [(&[(&str, &str)], &str); 5] = [
+            (
+                &[("PAPER_DIGEST_PUBLISH__ALERT__KIND", "email")],
+                "publish.alert.kind",
+            ),
+            (
+                &[("PAPER_DIGEST_PUBLISH__FEED__ENABLED", "true")],
+                "publish.feed.base_url",
+            ),
+            (
+                &[
+                    ("PAPER_DIGEST_PUBLISH__ARCHIVE__ENABLED", "true"),
+                    ("PAPER_DIGEST_PUBLISH__ARCHIVE__GIT", "true"),
+                    ("PAPER_DIGEST_PUBLISH__ARCHIVE__GIT_BRANCH", "a b"),
+                ],
+                "publish.archive.git_branch",
+            ),
+            (
+                &[
+                    ("PAPER_DIGEST_PUBLISH__ARCHIVE__ENABLED", "true"),
+                    ("PAPER_DIGEST_PUBLISH__ARCHIVE__GIT", "true"),
+                    (
+                        "PAPER_DIGEST_PUBLISH__ARCHIVE__GIT_REMOTE",
+                        "https://u:pw-secret@git.test/a.git",
+                    ),
+                ],
+                "publish.archive.git_remote",
+            ),
+            (
+                &[(
+                    "PAPER_DIGEST_PUBLISH__ALERT__URL",
+                    "https://hooks.test/pw-secret",
+                )],
+                "never read from a config file",
+            ),
+        ];
+        for (pairs, expected) in cases {
+            let text = error(pairs);
+            assert!(text.contains(expected), "{pairs:?}: {text}");
+            assert!(!text.contains("pw-secret"), "{text}");
+        }
+    }
+}

@@ -111,7 +111,7 @@ impl Stages {
             Ok(mut summary) => {
                 let attention = summary.attention();
                 if let Some(alert) = publisher
-                    .alert(&self.store, &attention, Some(summary.run))
+                    .alert(Some(&self.store), &attention, Some(summary.run))
                     .await
                 {
                     summary.published.push(alert);
@@ -129,7 +129,7 @@ impl Stages {
                     error: Some(error.to_string()),
                     ..Attention::default()
                 };
-                publisher.alert(&self.store, &attention, None).await;
+                publisher.alert(Some(&self.store), &attention, None).await;
                 Err(error)
             }
         }

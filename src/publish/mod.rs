@@ -333,11 +333,11 @@ impl Publisher {
         records
     }
 
-    /// Sends the alert when one is configured and `attention` needs a person; records and returns
-    /// what happened.
+    /// Sends the alert when one is configured and `attention` needs a person; records what happened
+    /// (when there is a store to record it in) and returns it.
     pub async fn alert(
         &self,
-        store: &Store,
+        store: Option<&Store>,
         attention: &Attention,
         run: Option<RunId>,
     ) -> Option<PublishRecord> {
@@ -367,7 +367,10 @@ impl Publisher {
                 }
             }
         };
-        self.record(store, run, std::slice::from_ref(&record)).await;
+        match store {
+            Some(store) => self.record(store, run, std::slice::from_ref(&record)).await,
+            None => log_record(&record),
+        }
         Some(record)
     }
 

@@ -517,3 +517,28 @@ async fn a_run_whose_list_was_cut_short_publishes_nothing_and_says_why() {
         "{alert}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_that_cannot_start_still_alerts() {
+    let hooks = MockServer::start().await;
+    mount(&hooks, ALERT_PATH, 200).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env: Vec<(String, String)> = env_for("http://127.0.0.1:9", dir.path())
+        .into_iter()
+        .filter(|(key, _)| key != "OPENAI_API_KEY")
+        .collect();
+    env.push(("PAPER_DIGEST_PUBLISH__ALERT__ENABLED".into(), "true".into()));
+    env.push((
+        "PAPER_DIGEST_ALERT_WEBHOOK_URL".into(),
+        format!("{}{ALERT_PATH}", hooks.uri()),
+    ));
+
+    let output = run_fixture_day(&env, &["--date", FIXTURE_DAY]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    let alert = alert_text(&posted(&hooks, ALERT_PATH).await);
+    assert!(
+        alert.starts_with("paper-digest: the run for 2024-09-23 failed"),
+        "{alert}"
+    );
+    assert!(alert.contains("Error: no API key"), "{alert}");
+}

@@ -11,16 +11,16 @@ use crate::source::SourceKind;
 
 /// Turns each day's new research papers into a checked, three-part Korean digest.
 ///
-/// Exit codes: 0 all published, 1 some papers flagged or failed, 2 usage or config error,
-/// 3 source or model unreachable.
+/// Exit codes: 0 all published, 1 some papers flagged or failed (or a publish target failed),
+/// 2 usage or config error, 3 source or model unreachable.
 #[derive(Debug, Parser)]
 #[command(
     name = "paper-digest",
     version,
     about,
     long_about = None,
-    after_help = "Exit codes: 0 all published, 1 some papers flagged or failed, 2 usage or config error, \
-                  3 source or model unreachable.\n\
+    after_help = "Exit codes: 0 all published, 1 some papers flagged or failed (or a publish target failed), \
+                  2 usage or config error, 3 source or model unreachable.\n\
                   Config: config/default.toml (built in) <- --config FILE <- PAPER_DIGEST_<SECTION>__<KEY>.\n\
                   API key: OPENAI_API_KEY or model.api_key_file; never read from a config file."
 )]
@@ -64,6 +64,9 @@ pub enum Command {
     Review(ReviewArgs),
     /// Serve the review web page and its JSON API over the store.
     Serve(ServeArgs),
+    /// Publish days from the store to the [publish] targets (archive, site, feed, webhooks); what a
+    /// target already has is not sent again.
+    Publish(PublishArgs),
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +163,21 @@ pub struct ServeArgs {
     /// Address and port to listen on (overrides serve.bind). Reading is open only on loopback.
     #[arg(long, value_name = "ADDR:PORT")]
     pub bind: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The day to publish (YYYY-MM-DD). Default: the latest day with listed papers.
+    #[arg(long, value_parser = parse_date, conflicts_with = "all")]
+    pub date: Option<NaiveDate>,
+
+    /// Every day with listed papers, oldest first.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Include flagged summaries, with a warning line (default: render.include_flagged).
+    #[arg(long)]
+    pub include_flagged: bool,
 }
 
 #[derive(Debug, Args)]

@@ -2,7 +2,8 @@
 //!
 //! Layers, lowest first; a module uses only the ones before it (`tests/it/layering.rs` checks it):
 //! - [`paper`] (the domain types every stage shares) and [`logging`];
-//! - what the stages use: [`source`], [`prompt`], [`model`], [`checks`], [`store`], [`render`];
+//! - what the stages use: [`source`], [`prompt`], [`model`], [`checks`], [`store`], [`render`], and
+//!   [`publish`] (the publishing targets and the alert);
 //! - [`pipeline`]: the stages of a run, fetch → select → summarize → record → publish;
 //! - [`review`]: a person's decisions on summaries (approve, reject, edit, re-summarize), and
 //!   [`web`]: the review web page and its JSON API over the same store;
@@ -24,6 +25,8 @@ pub mod checks;
 pub mod store;
 
 pub mod render;
+
+pub mod publish;
 
 pub mod pipeline;
 

@@ -8,10 +8,11 @@ use crate::pipeline::publish::PublishError;
 use crate::pipeline::summarize::StopError;
 use crate::pipeline::{PipelineError, RunSummary};
 use crate::prompt::PromptError;
+use crate::publish::PublisherError;
 use crate::review::ReviewError;
 use crate::settings::ConfigError;
 use crate::source::SourceError;
-use crate::store::StoreError;
+use crate::store::{PublishOutcome, PublishRecord, StoreError};
 
 use super::lint::LintError;
 
@@ -20,7 +21,8 @@ use super::lint::LintError;
 pub enum ExitStatus {
     /// 0: every paper of the day is published.
     Success,
-    /// 1: some papers are flagged, failed or not attempted (see the run report).
+    /// 1: some papers are flagged, failed or not attempted, or a publish target failed or a day was
+    /// withheld (see the run report; the day's data is kept).
     NotAllPublished,
     /// 2: bad usage, config, input file, prompt templates or store.
     Usage,
@@ -62,6 +64,8 @@ pub enum CommandError {
     #[error(transparent)]
     Publish(#[from] PublishError),
     #[error(transparent)]
+    Publisher(#[from] PublisherError),
+    #[error(transparent)]
     Lint(#[from] LintError),
     #[error(transparent)]
     Review(#[from] ReviewError),
@@ -89,6 +93,7 @@ impl CommandError {
             | CommandError::Lint(_)
             | CommandError::Store(_)
             | CommandError::Publish(_)
+            | CommandError::Publisher(_)
             | CommandError::Output(_) => ExitStatus::Usage,
             CommandError::Fetch(error) => fetch_status(error),
             CommandError::Model(error) => model_status(error),
@@ -138,8 +143,8 @@ fn model_status(error: &ModelError) -> ExitStatus {
     }
 }
 
-/// 0 when everything listed is published, 1 when something is not, 2 or 3 when the run was
-/// stopped by a setting, the store, or an unreachable model.
+/// 0 when everything listed is published, 1 when something is not (a paper, or the day at a
+/// publish target), 2 or 3 when the run was stopped by a setting, the store, or an unreachable model.
 pub fn run_status(summary: &RunSummary) -> ExitStatus {
     let tally = &summary.tally;
     match (&tally.stop, &tally.store_error) {
@@ -152,6 +157,24 @@ pub fn run_status(summary: &RunSummary) -> ExitStatus {
         {
             ExitStatus::NotAllPublished
         }
+        (None, None) if publish_status(&summary.published) != ExitStatus::Success => {
+            ExitStatus::NotAllPublished
+        }
         (None, None) => ExitStatus::Success,
+    }
+}
+
+/// `publish`: 0 when every day reached every target (or already had), 1 when a target failed or a
+/// day was withheld (an incomplete list).
+pub fn publish_status(records: &[PublishRecord]) -> ExitStatus {
+    let incomplete = records.iter().any(|record| {
+        matches!(
+            record.outcome,
+            PublishOutcome::Failed | PublishOutcome::Withheld
+        )
+    });
+    match incomplete {
+        true => ExitStatus::NotAllPublished,
+        false => ExitStatus::Success,
     }
 }

@@ -7,6 +7,7 @@ mod digest;
 mod error;
 mod eval_checks;
 pub mod lint;
+mod publish;
 mod report;
 mod review;
 mod run;
@@ -25,6 +26,7 @@ use crate::logging::Progress;
 use crate::model::{ChatModel, OpenAiCompatible};
 use crate::pipeline::{Shutdown, Stages};
 use crate::prompt::PromptSet;
+use crate::publish::Publisher;
 use crate::settings::{Env, Settings};
 use crate::store::Store;
 
@@ -52,18 +54,44 @@ pub async fn execute(cli: Cli, ctx: Context<'_>) -> Result<ExitStatus, CommandEr
         Command::EvalChecks(args) => eval_checks::eval_checks(&settings, args, ctx.out),
         Command::Review(args) => review::review(settings, args, ctx).await,
         Command::Serve(args) => serve::serve(settings, args, ctx).await,
+        Command::Publish(args) => publish::publish(&settings, args, ctx).await,
     }
 }
 
-/// The stages a command that asks the model needs: the store, the model client, the prompts.
-fn stages(settings: &Settings, store: Store, ctx: &Context<'_>) -> Result<Stages, CommandError> {
-    stages_with(settings, store, ctx.shutdown.clone(), ctx.progress.clone())
+/// The publishing targets and the alert, with their secrets read; `None` when nothing is configured.
+fn publisher(
+    settings: &Settings,
+    shutdown: &Shutdown,
+) -> Result<Option<Arc<Publisher>>, CommandError> {
+    if !settings.publish.any() {
+        return Ok(None);
+    }
+    let publisher = Publisher::new(settings.publish.resolve()?, shutdown.token())?;
+    Ok(Some(Arc::new(publisher)))
+}
+
+/// The stages a command that asks the model needs: the store, the model client, the prompts, and
+/// where a day's run publishes.
+fn stages(
+    settings: &Settings,
+    store: Store,
+    publisher: Option<Arc<Publisher>>,
+    ctx: &Context<'_>,
+) -> Result<Stages, CommandError> {
+    stages_with(
+        settings,
+        store,
+        publisher,
+        ctx.shutdown.clone(),
+        ctx.progress.clone(),
+    )
 }
 
 /// [`stages`] with the stop and progress given directly (the review server builds them once).
 fn stages_with(
     settings: &Settings,
     store: Store,
+    publisher: Option<Arc<Publisher>>,
     shutdown: Shutdown,
     progress: Progress,
 ) -> Result<Stages, CommandError> {
@@ -82,5 +110,6 @@ fn stages_with(
         progress,
         shutdown,
         claim_lease: settings.claim_lease,
+        publisher,
     })
 }

@@ -1,20 +1,23 @@
 //! `review list|show|approve|reject|edit|resummarize`: a person's decisions on summaries, from the
-//! terminal. The decisions themselves (checks, trail, re-rendered digests) are `review::Reviewer`'s,
-//! shared with the web page.
+//! terminal. The decisions themselves (checks, trail, re-rendered digests, publishing the days) are
+//! `review::Reviewer`'s, shared with the web page.
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use super::{error::run_status, stages, CommandError, Context, ExitStatus};
+use super::error::{publish_status, run_status};
+use super::{publish, publisher, stages, CommandError, Context, ExitStatus};
 use crate::checks::answer;
 use crate::cli::{
     LintFormat, ReviewArgs, ReviewCommand, ReviewDecideArgs, ReviewEditArgs, ReviewListArgs,
     ReviewShowArgs, ReviewStatus,
 };
 use crate::paper::ArxivId;
+use crate::publish::Publisher;
 use crate::render::text::one_line;
 use crate::review::{actor_name, Decided, DigestTarget, PaperReview, ReviewChecks, Reviewer};
-use crate::settings::{Env, Settings};
+use crate::settings::Settings;
 use crate::store::{Decision, QueueFilter, ReviewState, Store};
 
 pub(super) async fn review(
@@ -26,24 +29,30 @@ pub(super) async fn review(
         ReviewCommand::List(args) => list(&settings, args, ctx.out),
         ReviewCommand::Show(args) => show(&settings, args, ctx.out),
         ReviewCommand::Approve(args) => {
-            let (reviewer, id, actor) = prepare(&settings, &args, &ctx.env)?;
+            let (reviewer, id, actor) = prepare(&settings, &args, &ctx)?;
             let decided = reviewer.approve(&id, &actor, args.note.as_deref(), None)?;
             report(ctx.out, &decided)?;
-            Ok(ExitStatus::Success)
+            published(ctx.out, &reviewer, &id).await
         }
         ReviewCommand::Reject(args) => {
-            let (reviewer, id, actor) = prepare(&settings, &args, &ctx.env)?;
+            let (reviewer, id, actor) = prepare(&settings, &args, &ctx)?;
             let decided = reviewer.reject(&id, &actor, args.note.as_deref(), None)?;
             report(ctx.out, &decided)?;
-            Ok(ExitStatus::Success)
+            published(ctx.out, &reviewer, &id).await
         }
-        ReviewCommand::Edit(args) => edit(&settings, args, ctx),
+        ReviewCommand::Edit(args) => edit(&settings, args, ctx).await,
         ReviewCommand::Resummarize(args) => resummarize(&settings, args, ctx).await,
     }
 }
 
-/// The reviewer of the configured store, writing digests to `out` (or `run.out_dir`).
-pub(super) fn reviewer(settings: &Settings, store: Store, out: Option<PathBuf>) -> Reviewer {
+/// The reviewer of the configured store, writing digests to `out` (or `run.out_dir`) and publishing
+/// the days of its decisions with `publisher`.
+pub(super) fn reviewer(
+    settings: &Settings,
+    store: Store,
+    out: Option<PathBuf>,
+    publisher: Option<Arc<Publisher>>,
+) -> Reviewer {
     Reviewer {
         store,
         checks: ReviewChecks {
@@ -54,14 +63,29 @@ pub(super) fn reviewer(settings: &Settings, store: Store, out: Option<PathBuf>) 
             out_dir: out.unwrap_or_else(|| settings.out_dir.clone()),
             include_flagged: settings.include_flagged,
         },
+        publisher,
     }
+}
+
+/// Publishes the decided paper's days and prints what went where: 1 when a target failed.
+async fn published(
+    out: &mut (dyn Write + Send),
+    reviewer: &Reviewer,
+    id: &ArxivId,
+) -> Result<ExitStatus, CommandError> {
+    let records = reviewer.publish(id).await?;
+    for record in &records {
+        writeln!(out, "{}", publish::line(record))?;
+    }
+    Ok(publish_status(&records))
 }
 
 fn prepare(
     settings: &Settings,
     args: &ReviewDecideArgs,
-    env: &Env,
+    ctx: &Context<'_>,
 ) -> Result<(Reviewer, ArxivId, String), CommandError> {
+    let env = &ctx.env;
     let id = ArxivId::parse(&args.id)?.id;
     let actor = match &args.actor {
         Some(name) => actor_name(name)?,
@@ -72,7 +96,12 @@ fn prepare(
         )?,
     };
     let store = Store::open(&settings.database)?;
-    Ok((reviewer(settings, store, args.out.clone()), id, actor))
+    let publisher = publisher(settings, &ctx.shutdown)?;
+    Ok((
+        reviewer(settings, store, args.out.clone(), publisher),
+        id,
+        actor,
+    ))
 }
 
 fn list(
@@ -132,7 +161,7 @@ fn show(
     out: &mut (dyn Write + Send),
 ) -> Result<ExitStatus, CommandError> {
     let id = ArxivId::parse(&args.id)?.id;
-    let review = reviewer(settings, Store::open(&settings.database)?, None).paper(&id)?;
+    let review = reviewer(settings, Store::open(&settings.database)?, None, None).paper(&id)?;
     if args.format == LintFormat::Json {
         let json = serde_json::to_string_pretty(&review)
             .map_err(|e| CommandError::Usage(format!("cannot encode {id} as JSON: {e}")))?;
@@ -286,12 +315,12 @@ fn report(out: &mut (dyn Write + Send), decided: &Decided) -> Result<(), Command
     Ok(())
 }
 
-fn edit(
+async fn edit(
     settings: &Settings,
     args: ReviewEditArgs,
     ctx: Context<'_>,
 ) -> Result<ExitStatus, CommandError> {
-    let (reviewer, id, actor) = prepare(settings, &args.decide, &ctx.env)?;
+    let (reviewer, id, actor) = prepare(settings, &args.decide, &ctx)?;
     let path = &args.file;
     let text = std::fs::read_to_string(path)
         .map_err(|e| CommandError::Usage(format!("cannot read {}: {e}", path.display())))?;
@@ -311,7 +340,7 @@ fn edit(
     report(ctx.out, &decided)?;
     let decision = &decided.decision;
     if decision.status_after == Some(ReviewState::Ok) {
-        return Ok(ExitStatus::Success);
+        return published(ctx.out, &reviewer, &id).await;
     }
     let review = reviewer.paper(&id)?;
     for reason in review.current.iter().flat_map(|c| &c.reasons) {
@@ -329,14 +358,22 @@ async fn resummarize(
     args: ReviewDecideArgs,
     ctx: Context<'_>,
 ) -> Result<ExitStatus, CommandError> {
-    let (reviewer, id, actor) = prepare(settings, &args, &ctx.env)?;
-    let stages = stages(settings, reviewer.store.clone(), &ctx)?;
+    let (reviewer, id, actor) = prepare(settings, &args, &ctx)?;
+    let stages = stages(
+        settings,
+        reviewer.store.clone(),
+        reviewer.publisher.clone(),
+        &ctx,
+    )?;
     let done = reviewer
         .resummarize(&stages, &id, &actor, args.note.as_deref())
         .await?;
     writeln!(ctx.out, "{}: {}", id, trail_line(&done.decision))?;
     for path in &done.run.digests {
         writeln!(ctx.out, "digest: {}", path.display())?;
+    }
+    for record in &done.run.published {
+        writeln!(ctx.out, "{}", publish::line(record))?;
     }
     Ok(run_status(&done.run))
 }

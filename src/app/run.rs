@@ -1,12 +1,13 @@
 //! `run`: the scheduled job.
 
-use super::{error::run_status, stages, CommandError, Context, ExitStatus};
+use super::{error::run_status, publisher, stages, CommandError, Context, ExitStatus};
 use crate::cli::RunArgs;
 use crate::model::tokens;
 use crate::pipeline::fetch::{DaySource, Fetcher};
 use crate::pipeline::select::{self, KeyMaker};
 use crate::pipeline::{RunRequest, RunSummary};
 use crate::prompt::PromptSet;
+use crate::publish::{Attention, Publisher};
 use crate::settings::Settings;
 use crate::source::SourceKind;
 use crate::store::{SkipKind, Store};
@@ -22,10 +23,39 @@ pub(super) async fn run(
     if dry_run {
         return plan(&settings, &fetcher, &request).await;
     }
-    let stages = stages(&settings, Store::open(&settings.database)?, &ctx)?;
+    let publisher = publisher(&settings, &ctx.shutdown)?;
+    // From here on a failure also reaches the alert target (`run_day` alerts its own failures).
+    let store = match Store::open(&settings.database) {
+        Ok(store) => store,
+        Err(error) => return Err(alerted(publisher.as_deref(), None, &request, error.into()).await),
+    };
+    let stages = match stages(&settings, store.clone(), publisher.clone(), &ctx) {
+        Ok(stages) => stages,
+        Err(error) => {
+            return Err(alerted(publisher.as_deref(), Some(&store), &request, error).await)
+        }
+    };
     let summary = stages.run_day(&fetcher, &request).await?;
     log_summary(&summary);
     Ok(run_status(&summary))
+}
+
+/// Tells the alert target (when one is configured) that the run failed before it started.
+async fn alerted(
+    publisher: Option<&Publisher>,
+    store: Option<&Store>,
+    request: &RunRequest,
+    error: CommandError,
+) -> CommandError {
+    if let Some(publisher) = publisher {
+        let attention = Attention {
+            date: request.date,
+            error: Some(error.to_string()),
+            ..Attention::default()
+        };
+        publisher.alert(store, &attention, None).await;
+    }
+    error
 }
 
 /// Validates the run flags against each other and the config, once.
@@ -133,6 +163,8 @@ fn log_summary(summary: &RunSummary) {
             .filter(|s| s.kind == SkipKind::Elsewhere)
             .count(),
         no_announcement = summary.no_announcement.as_deref(),
+        published = summary.published.len(),
+        publish_failed = summary.publish_failures().count(),
         digest = summary.digests.first().map(|path| display(path.display())),
         report = %summary.report.display(),
         "run finished"

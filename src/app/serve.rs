@@ -1,7 +1,7 @@
 //! `serve [--bind ADDR:PORT]`: the review web page over the store, until SIGTERM or SIGINT.
 
 use super::review::reviewer;
-use super::{stages_with, CommandError, Context, ExitStatus};
+use super::{publisher, stages_with, CommandError, Context, ExitStatus};
 use crate::cli::ServeArgs;
 use crate::logging::Progress;
 use crate::pipeline::Shutdown;
@@ -50,13 +50,20 @@ pub fn web_state(
     shutdown: Shutdown,
 ) -> Result<WebState, CommandError> {
     let store = Store::open(&settings.database)?;
-    let stages = stages_with(settings, store.clone(), shutdown, Progress::hidden())
-        .map_err(|e| e.to_string());
+    let publisher = publisher(settings, &shutdown)?;
+    let stages = stages_with(
+        settings,
+        store.clone(),
+        publisher.clone(),
+        shutdown,
+        Progress::hidden(),
+    )
+    .map_err(|e| e.to_string());
     if let Err(why) = &stages {
         tracing::warn!(%why, "re-summarizing from the review page is unavailable");
     }
     Ok(WebState::new(
-        reviewer(settings, store, None),
+        reviewer(settings, store, None, publisher),
         stages,
         token,
         reads_open,

@@ -1,6 +1,7 @@
-//! `summarize <ID>...`: re-summarize papers by arXiv ID, print the results, re-render their digests.
+//! `summarize <ID>...`: re-summarize papers by arXiv ID, print the results, re-render their digests
+//! and publish those days to the `[publish]` targets.
 
-use super::{error::run_status, stages, CommandError, Context, ExitStatus};
+use super::{error::run_status, publish, publisher, stages, CommandError, Context, ExitStatus};
 use crate::cli::SummarizeArgs;
 use crate::paper::{ArxivId, Paper};
 use crate::pipeline::fetch::{self, Fetcher};
@@ -18,7 +19,8 @@ pub(super) async fn summarize(
         .map(|raw| ArxivId::parse(raw).map(|v| v.id))
         .collect::<Result<Vec<_>, _>>()?;
     let out_dir = args.out.unwrap_or_else(|| settings.out_dir.clone());
-    let stages = stages(&settings, Store::open(&settings.database)?, &ctx)?;
+    let publisher = publisher(&settings, &ctx.shutdown)?;
+    let stages = stages(&settings, Store::open(&settings.database)?, publisher, &ctx)?;
     let (papers, unknown) = papers(&settings, &stages.store, &ids, &ctx).await?;
     if papers.is_empty() {
         let list: Vec<_> = unknown.iter().map(ArxivId::to_string).collect();
@@ -39,6 +41,9 @@ pub(super) async fn summarize(
             ctx.out,
             "{id}: unknown arXiv ID (arXiv returned no paper)\n"
         )?;
+    }
+    for record in &summary.published {
+        writeln!(ctx.out, "{}", publish::line(record))?;
     }
     Ok(match run_status(&summary) {
         ExitStatus::Success if !unknown.is_empty() => ExitStatus::NotAllPublished,

@@ -1,12 +1,15 @@
 //! The publish stage: the day's digest and the run's report, rendered from the store and written
-//! atomically under the output folder (a reader never sees half a file).
+//! atomically under the output folder (a reader never sees half a file); then the day at every
+//! `[publish]` target ([`publish_day`], with [`crate::publish`]).
 
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
+use super::shutdown::Stop;
+use crate::publish::Publisher;
 use crate::render::{self, digest::DigestEntry, WriteError};
-use crate::store::{RunId, Store, StoreError};
+use crate::store::{PublishRecord, RunEnd, RunId, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -62,4 +65,27 @@ pub fn write_report(store: &Store, run: RunId, out_dir: &Path) -> Result<PathBuf
         json.as_bytes(),
     )?;
     Ok(markdown)
+}
+
+/// Publishes a run's day to every `[publish]` target, recorded with the run. A run stopped by a
+/// signal publishes nothing (the next run finishes the day and publishes it); a budget or an
+/// unreachable model publishes what is done, with the rest counted as held.
+pub async fn publish_day(
+    publisher: &Publisher,
+    store: &Store,
+    run: RunId,
+    date: NaiveDate,
+    include_flagged: bool,
+    stop: Option<&Stop>,
+) -> Vec<PublishRecord> {
+    if let Some(stop) = stop.filter(|stop| stop.end == RunEnd::Interrupted) {
+        let reason = format!(
+            "the run was stopped ({}); the next run publishes the day",
+            stop.reason
+        );
+        return publisher.withhold(store, date, &reason, Some(run)).await;
+    }
+    publisher
+        .publish(store, &[date], include_flagged, Some(run))
+        .await
 }

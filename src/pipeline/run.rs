@@ -21,8 +21,10 @@ use crate::logging::Progress;
 use crate::model::ChatModel;
 use crate::paper::{ArxivId, Paper};
 use crate::prompt::PromptSet;
+use crate::publish::{Attention, Publisher};
 use crate::store::{
-    Listing, RunEnd, RunId, RunKind, RunMeta, RunOutcome, Skip, SkipKind, Store, StoreError,
+    Listing, PublishOutcome, PublishRecord, RunEnd, RunId, RunKind, RunMeta, RunOutcome, Skip,
+    SkipKind, Store, StoreError,
 };
 
 /// What the stages of a run share, built once by the command.
@@ -35,6 +37,8 @@ pub struct Stages {
     pub shutdown: Shutdown,
     /// How long a claim on a paper holds without renewal (`run.claim_lease_secs`).
     pub claim_lease: Duration,
+    /// Where a day's run publishes the day and who hears when it needs a person (`[publish]`).
+    pub publisher: Option<Arc<Publisher>>,
 }
 
 /// A day to run, after the command's flags were validated.
@@ -69,6 +73,8 @@ pub struct RunSummary {
     /// Every digest written (a day's run writes one; `summarize` re-renders each day of its papers).
     pub digests: Vec<PathBuf>,
     pub report: PathBuf,
+    /// What the run published where (and what failed to publish), and the alert, if one was sent.
+    pub published: Vec<PublishRecord>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,8 +96,46 @@ impl Stages {
         }
     }
 
-    /// The scheduled job: a day's list from its source, summarized where needed, digest and report.
+    /// The scheduled job: a day's list from its source, summarized where needed, digest, report and
+    /// the publish targets; then the alert, when the run needs a person (also when it fails).
     pub async fn run_day(
+        &self,
+        fetcher: &Fetcher,
+        request: &RunRequest,
+    ) -> Result<RunSummary, PipelineError> {
+        let result = self.run_day_stages(fetcher, request).await;
+        let Some(publisher) = &self.publisher else {
+            return result;
+        };
+        match result {
+            Ok(mut summary) => {
+                let attention = summary.attention();
+                if let Some(alert) = publisher
+                    .alert(Some(&self.store), &attention, Some(summary.run))
+                    .await
+                {
+                    summary.published.push(alert);
+                }
+                if !summary.published.is_empty() {
+                    // The report again, now with what was published where.
+                    summary.report =
+                        publish::write_report(&self.store, summary.run, &request.out_dir)?;
+                }
+                Ok(summary)
+            }
+            Err(error) => {
+                let attention = Attention {
+                    date: request.date,
+                    error: Some(error.to_string()),
+                    ..Attention::default()
+                };
+                publisher.alert(Some(&self.store), &attention, None).await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn run_day_stages(
         &self,
         fetcher: &Fetcher,
         request: &RunRequest,
@@ -137,6 +181,7 @@ impl Stages {
                 stop: None,
                 digests: Vec::new(),
                 report: publish::write_report(&self.store, run, &request.out_dir)?,
+                published: Vec::new(),
             });
         }
         self.store
@@ -157,10 +202,22 @@ impl Stages {
             request.include_flagged,
         )?];
         summary.report = publish::write_report(&self.store, run, &request.out_dir)?;
+        if let Some(publisher) = &self.publisher {
+            summary.published = publish::publish_day(
+                publisher,
+                &self.store,
+                run,
+                day.date,
+                request.include_flagged,
+                summary.stop.as_ref(),
+            )
+            .await;
+        }
         Ok(summary)
     }
 
-    /// Manual re-summarization of stored papers; re-renders the digest of every day they appear on.
+    /// Manual re-summarization of stored papers; re-renders the digest of every day they appear on,
+    /// and publishes those days where a run publishes.
     pub async fn summarize_papers(
         &self,
         papers: &[Paper],
@@ -178,10 +235,24 @@ impl Stages {
         }
         days.sort();
         days.dedup();
-        for date in days {
+        for &date in &days {
             let path = publish::write_digest(&self.store, date, out_dir, include_flagged)?;
             tracing::info!(%date, digest = %path.display(), "digest re-rendered");
             summary.digests.push(path);
+        }
+        if let Some(publisher) = &self.publisher {
+            for &date in &days {
+                let records = publish::publish_day(
+                    publisher,
+                    &self.store,
+                    run,
+                    date,
+                    include_flagged,
+                    summary.stop.as_ref(),
+                )
+                .await;
+                summary.published.extend(records);
+            }
         }
         summary.report = publish::write_report(&self.store, run, out_dir)?;
         Ok(summary)
@@ -269,6 +340,7 @@ impl Stages {
             stop,
             digests: Vec::new(),
             report: PathBuf::new(),
+            published: Vec::new(),
         })
     }
 
@@ -295,6 +367,51 @@ impl Stages {
             dry_run: false,
             model: self.model.model_name().to_string(),
             prompt_version: self.prompts.version().to_string(),
+        }
+    }
+}
+
+impl RunSummary {
+    /// Publishing targets that failed (the day's data is kept; a later run or `publish` retries).
+    pub fn publish_failures(&self) -> impl Iterator<Item = &PublishRecord> {
+        self.published
+            .iter()
+            .filter(|record| record.outcome == PublishOutcome::Failed)
+    }
+
+    /// What a person may need to hear about the run (the alert's content).
+    fn attention(&self) -> Attention {
+        let tally = &self.tally;
+        let stopped = tally
+            .stop
+            .as_ref()
+            .map(ToString::to_string)
+            .or_else(|| tally.store_error.as_ref().map(ToString::to_string))
+            .or_else(|| self.stop.as_ref().map(|stop| stop.reason.clone()));
+        Attention {
+            run: Some(self.run.0),
+            date: self.date,
+            listed: self.listed,
+            ok: tally.ok,
+            flagged: tally.flagged,
+            failed: tally.failed,
+            not_attempted: self
+                .skips
+                .iter()
+                .filter(|s| s.kind == SkipKind::NotAttempted)
+                .count(),
+            stopped,
+            error: None,
+            incomplete_list: self.incomplete.clone(),
+            no_announcement: self.no_announcement.clone(),
+            publish_failures: self
+                .publish_failures()
+                .map(|r| match r.date {
+                    Some(date) => format!("{} ({date}): {}", r.target, r.detail),
+                    None => format!("{}: {}", r.target, r.detail),
+                })
+                .collect(),
+            report: Some(self.report.display().to_string()),
         }
     }
 }

@@ -155,6 +155,16 @@ fn layout(
     include_flagged: bool,
 ) -> String {
     let mut out = format!("{HEADING_PREFIX}{date})\n\n");
+    let held = listed.saturating_sub(
+        entries
+            .iter()
+            .filter(|entry| entry.published(include_flagged).is_some())
+            .count(),
+    );
+    if held > 0 && held < listed {
+        // Between the heading and the first paper, where a digest's readers (and `parse`) expect notes.
+        let _ = write!(out, "{}\n\n", held_note(held));
+    }
     let mut shown = 0;
     for entry in entries {
         if let Some(sections) = entry.published(include_flagged) {
@@ -175,6 +185,14 @@ fn layout(
         out.push_str("\n\n");
     }
     out
+}
+
+/// Says how many listed papers a published day leaves out (held for review, or not summarized yet).
+pub fn held_note(held: usize) -> String {
+    format!(
+        "검토 대기 중이거나 아직 요약되지 않은 논문 {held}편은 싣지 않았습니다. \
+         ({held} listed papers are held for review or not summarized yet.)"
+    )
 }
 
 fn write_entry(out: &mut String, entry: &DigestEntry, sections: &Sections) {

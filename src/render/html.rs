@@ -18,6 +18,8 @@ use crate::paper::Status;
 
 const PAGE: &str = "page.html";
 const DAY: &str = "day.html";
+const INDEX: &str = "index.html";
+const NAV: &str = "nav.html";
 
 /// The built-in templates, parsed once; they are constants rendered by this module's tests.
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -27,6 +29,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     for (name, source) in [
         (PAGE, include_str!("../../templates/page.html")),
         (DAY, include_str!("../../templates/day.html")),
+        (INDEX, include_str!("../../templates/index.html")),
+        (NAV, include_str!("../../templates/nav.html")),
     ] {
         if let Err(error) = env.add_template(name, source) {
             // A defect of the build, caught by the tests; the page then says so instead of crashing.
@@ -48,6 +52,56 @@ pub fn page(title: &str, body: &str) -> Result<String, HtmlError> {
     render(
         PAGE,
         minijinja::context! { title => text::one_line(title), body => body },
+    )
+}
+
+/// A whole HTML document as [`page`], announcing an Atom feed at `feed_href` (relative or absolute).
+pub fn page_with_feed(title: &str, body: &str, feed_href: &str) -> Result<String, HtmlError> {
+    render(
+        PAGE,
+        minijinja::context! {
+            title => text::one_line(title),
+            body => body,
+            feed_href => text::one_line(feed_href),
+        },
+    )
+}
+
+/// One day of a site's index: its page, and how many summaries it published and held back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexDay {
+    pub date: NaiveDate,
+    /// The day's page, relative to the index.
+    pub href: String,
+    pub papers: u64,
+    pub held: u64,
+}
+
+/// A site's index as an HTML `<section>`: `days` as given (newest first), each linked to its page
+/// with its counts; a link to the feed when there is one.
+pub fn index(title: &str, days: &[IndexDay], feed_href: Option<&str>) -> Result<String, HtmlError> {
+    let days: Vec<IndexDay> = days
+        .iter()
+        .map(|day| IndexDay {
+            href: text::one_line(&day.href),
+            ..day.clone()
+        })
+        .collect();
+    render(
+        INDEX,
+        minijinja::context! {
+            title => text::one_line(title),
+            days => minijinja::Value::from(minijinja::value::Serde(&days)),
+            feed_href => feed_href.map(text::one_line),
+        },
+    )
+}
+
+/// A `<nav>` with one link (a day page's way back to the index).
+pub fn back_link(href: &str, label: &str) -> Result<String, HtmlError> {
+    render(
+        NAV,
+        minijinja::context! { href => text::one_line(href), label => text::one_line(label) },
     )
 }
 
@@ -193,6 +247,31 @@ mod tests {
         let ok_at = with_flagged.find("p-2409.00001").unwrap_or(0);
         assert!(flagged_at < ok_at, "by votes: {with_flagged}");
         assert!(with_flagged.contains("검토 필요"), "{with_flagged}");
+    }
+
+    #[test]
+    fn the_index_lists_days_with_counts_and_escapes_its_values() {
+        let days = [IndexDay {
+            date: "2024-09-23".parse().unwrap(),
+            href: "days/2024-09-23.html\"><script>".to_string(),
+            papers: 12,
+            held: 3,
+        }];
+        let body = index("Papers <b>", &days, Some("feed.xml")).unwrap();
+        assert!(body.contains("12 papers, 3 held for review"), "{body}");
+        assert!(body.contains("href=\"feed.xml\""), "{body}");
+        for raw in ["<script>", "<b>"] {
+            assert!(!body.contains(raw), "{raw} in:\n{body}");
+        }
+        let empty = index("Papers", &[], None).unwrap();
+        assert!(empty.contains("No days are published yet"), "{empty}");
+        assert!(!empty.contains("Atom feed"), "{empty}");
+        let html = page_with_feed("t", &empty, "feed.xml").unwrap();
+        assert!(html.contains("application/atom+xml"), "{html}");
+        assert!(!page("t", &empty).unwrap().contains("application/atom+xml"));
+        assert!(back_link("../index.html", "<all>")
+            .unwrap()
+            .contains("&lt;all&gt;"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::text::{inline, inline_unvouched, link_text};
-use crate::store::{PaperResult, RunReport, SkipKind};
+use crate::store::{PaperResult, PublishOutcome, RunReport, SkipKind};
 
 /// The report as Markdown, for people.
 pub fn markdown(report: &RunReport) -> String {
@@ -11,6 +11,7 @@ pub fn markdown(report: &RunReport) -> String {
     write_header(&mut out, report);
     write_counts(&mut out, report);
     write_problems(&mut out, report);
+    write_published(&mut out, report);
     out
 }
 
@@ -164,6 +165,43 @@ fn write_skips(out: &mut String, report: &RunReport) {
         }
         out.push('\n');
     }
+}
+
+/// What the run published where, and what failed to publish (the day's data is kept either way).
+fn write_published(out: &mut String, report: &RunReport) {
+    if report.published.is_empty() {
+        return;
+    }
+    let failed = report
+        .published
+        .iter()
+        .filter(|p| p.outcome == PublishOutcome::Failed)
+        .count();
+    let _ = match failed {
+        0 => writeln!(out, "\n## Published\n"),
+        n => writeln!(out, "\n## Published ({n} failed)\n"),
+    };
+    out.push_str("| Day | Target | Outcome | Details |\n|---|---|---|---|\n");
+    for record in &report.published {
+        let day = record
+            .date
+            .map_or_else(|| "-".to_string(), |d| d.to_string());
+        let outcome = match record.outcome {
+            PublishOutcome::Failed => "**failed**".to_string(),
+            other => other.to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "| {day} | {} | {outcome} | {} |",
+            table_cell(&record.target),
+            table_cell(&record.detail)
+        );
+    }
+}
+
+/// Text inside a table cell: no raw HTML, link or image, no `|` that would end the cell.
+fn table_cell(text: &str) -> String {
+    inline_unvouched(text).replace('|', "\\|")
 }
 
 fn dollars(amount: f64) -> String {

@@ -65,9 +65,13 @@ pub(crate) fn inline(text: &str) -> String {
 /// Inline Markdown text no check vouched for (a flagged summary, a reason quoting an answer): as
 /// [`inline`], and bare web addresses are not written as addresses a renderer would link.
 pub(crate) fn inline_unvouched(text: &str) -> String {
-    inline(text)
-        .replace("://", "[:]//")
-        .replace("www.", "www[.]")
+    unlinked(&inline(text))
+}
+
+/// Bare web addresses written so that no renderer turns them into links (`https[:]//…`, `www[.]…`),
+/// for text no check vouched for; every output format applies it to such text.
+pub(crate) fn unlinked(text: &str) -> String {
+    text.replace("://", "[:]//").replace("www.", "www[.]")
 }
 
 /// Link text: also no `[`, `]`, `|` or backslash that could end the link or start a table cell.

@@ -1,6 +1,7 @@
 //! Review: what a person decides about a paper's summary, shared by `paper-digest review` and the
 //! web page (`serve`). Every decision is checked here, recorded with its trail in the store, and
-//! re-renders the digests of the days the paper appears in.
+//! re-renders the digests of the days the paper appears in; [`Reviewer::publish`] then updates what
+//! the `[publish]` targets have of those days.
 //!
 //! - **approve**: the current summary is published as it is (status `ok`, decided by a person); the
 //!   links check still applies: a summary that carries a link, image or HTML the paper did not give
@@ -17,6 +18,7 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -27,10 +29,11 @@ use crate::checks::shape::{self, ShapeLimits};
 use crate::paper::{ArxivId, Paper, Sections, Status};
 use crate::pipeline::publish::{self, PublishError};
 use crate::pipeline::{PipelineError, RunSummary, Stages};
+use crate::publish::Publisher;
 use crate::render::text;
 use crate::store::{
     AttemptInfo, CurrentSummary, DecideError, Decision, DecisionRequest, HumanSummary,
-    ReviewAction, ReviewState, RunId, Store, StoreError,
+    PublishRecord, ReviewAction, ReviewState, RunId, Store, StoreError,
 };
 
 /// Longest actor name kept in the trail (characters).
@@ -58,6 +61,8 @@ pub struct Reviewer {
     pub store: Store,
     pub checks: ReviewChecks,
     pub digests: DigestTarget,
+    /// Where a decision's days are published (`[publish]`), when anywhere.
+    pub publisher: Option<Arc<Publisher>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -402,6 +407,19 @@ impl Reviewer {
         tracing::info!(paper = %id, actor, %action, after = ?decision.status_after, "review decision recorded");
         let digests = self.rerender(id)?;
         Ok(Decided { decision, digests })
+    }
+
+    /// After a decision: the days the paper is listed on, to every `[publish]` target (what a target
+    /// already has is not sent again; a changed day goes out as an update). Never fails as a whole:
+    /// a target that fails is a `failed` record and a later run or `publish` sends it.
+    pub async fn publish(&self, id: &ArxivId) -> Result<Vec<PublishRecord>, ReviewError> {
+        let Some(publisher) = &self.publisher else {
+            return Ok(Vec::new());
+        };
+        let days = self.store.dates_of(id)?;
+        Ok(publisher
+            .publish(&self.store, &days, self.digests.include_flagged, None)
+            .await)
     }
 
     /// Re-renders the digest of every day the paper was listed on.

@@ -17,7 +17,8 @@ pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 /// Environment variables starting with this override config keys: `PAPER_DIGEST_MODEL__BASE_URL`.
 pub const ENV_PREFIX: &str = "PAPER_DIGEST_";
 
-/// Variables with the prefix that are not config keys (read elsewhere).
+/// Variables with the prefix that are not config keys (read elsewhere; the publishing secrets are
+/// listed in `super::publish::SECRETS`).
 const ENV_NOT_KEYS: [&str; 6] = [
     "PAPER_DIGEST_CONFIG",
     "PAPER_DIGEST_LOG",
@@ -37,6 +38,7 @@ pub(super) struct RawConfig {
     pub render: RawRender,
     pub lint: RawLint,
     pub serve: RawServe,
+    pub publish: RawPublish,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,6 +143,69 @@ pub(super) struct RawServe {
     pub token_file: String,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPublish {
+    pub title: String,
+    pub request_timeout_secs: f64,
+    pub retries: u32,
+    pub retry_initial_secs: f64,
+    pub retry_max_wait_secs: f64,
+    pub archive: RawArchive,
+    pub site: RawSite,
+    pub feed: RawFeed,
+    pub slack: RawWebhook,
+    pub discord: RawWebhook,
+    pub webhook: RawWebhook,
+    pub alert: RawAlert,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawArchive {
+    pub enabled: bool,
+    pub dir: String,
+    pub git: bool,
+    pub git_remote: String,
+    pub git_branch: String,
+    pub git_author_name: String,
+    pub git_author_email: String,
+    pub git_token_file: String,
+    pub git_token_user: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSite {
+    pub enabled: bool,
+    pub dir: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFeed {
+    pub enabled: bool,
+    pub dir: String,
+    pub base_url: String,
+    pub max_entries: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWebhook {
+    pub enabled: bool,
+    pub url_file: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAlert {
+    pub enabled: bool,
+    pub kind: String,
+    pub url_file: String,
+    pub on_no_announcement: bool,
+}
+
 /// Where each key that a file or a variable set came from (keys left at their default are absent).
 pub(super) type Origins = BTreeMap<String, String>;
 
@@ -199,6 +264,17 @@ fn reject_key_in_config(table: &toml::Table, origin: &str) -> Result<(), ConfigE
             return Err(secret_in_config(section, origin));
         }
     }
+    let publish = table.get("publish").and_then(toml::Value::as_table);
+    for secret in super::publish::SECRETS {
+        let (section, key) = secret.key;
+        let set = publish
+            .and_then(|publish| publish.get(section))
+            .and_then(toml::Value::as_table)
+            .is_some_and(|table| table.contains_key(key));
+        if set {
+            return Err(super::publish::secret_in_config(secret, origin));
+        }
+    }
     Ok(())
 }
 
@@ -248,7 +324,7 @@ fn apply_env(
     let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
         return Ok(());
     };
-    if ENV_NOT_KEYS.contains(&name) {
+    if ENV_NOT_KEYS.contains(&name) || super::publish::SECRETS.iter().any(|s| s.env == name) {
         return Ok(());
     }
     let env_error = |message: &str| ConfigError::Env {
@@ -263,6 +339,12 @@ fn apply_env(
     };
     if let Some((section, _)) = SECRET_KEYS.iter().find(|(s, k)| path == [*s, *k]) {
         return Err(secret_in_config(section, name));
+    }
+    if let Some(secret) = super::publish::SECRETS
+        .iter()
+        .find(|s| path == ["publish", s.key.0, s.key.1])
+    {
+        return Err(super::publish::secret_in_config(secret, name));
     }
     let mut table = &mut *merged;
     for (depth, section) in tables.iter().enumerate() {

@@ -5,6 +5,7 @@
 //! `config/default.toml`.
 
 mod layers;
+mod publish;
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use reqwest::Url;
 
 pub use layers::{DEFAULT_TOML, ENV_PREFIX};
+pub use publish::PublishConfig;
 
 use crate::checks::identity::{IdentitySettings, WrittenFrom};
 use crate::checks::judge::JudgeSettings;
@@ -95,6 +97,27 @@ pub enum ConfigError {
     TokenFile { path: PathBuf, message: String },
     #[error("the serve token in {origin} contains control characters (a line break inside it?)")]
     TokenUnusable { origin: String },
+    #[error("config key `{key}` ({origin}): {what} is a secret and never read from a config file; set {env} or {file_key}")]
+    SecretInConfig {
+        key: String,
+        origin: String,
+        what: &'static str,
+        env: &'static str,
+        file_key: &'static str,
+    },
+    #[error("{section} is enabled but {what} is not set: set {env} or {file_key}")]
+    SecretMissing {
+        section: &'static str,
+        what: &'static str,
+        env: &'static str,
+        file_key: &'static str,
+    },
+    #[error("{what} in {origin} {message}")]
+    Secret {
+        what: &'static str,
+        origin: String,
+        message: String,
+    },
 }
 
 /// Where the review server's token comes from; read when `serve` starts.
@@ -189,6 +212,8 @@ pub struct Settings {
     /// The review server (`serve`).
     pub web: WebSettings,
     pub serve_token: ServeTokenSource,
+    /// Where days are published and who hears about a run that needs a person (`[publish]`).
+    pub publish: PublishConfig,
 }
 
 impl Settings {
@@ -197,7 +222,7 @@ impl Settings {
         let (raw, origins) = layers::load(file, env)?;
         let api_key = api_key_source(&raw.model, env)?;
         let serve_token = serve_token_source(&raw.serve, env)?;
-        Validator { origins: &origins }.settings(raw, api_key, serve_token)
+        Validator { origins: &origins }.settings(raw, api_key, serve_token, env)
     }
 
     /// The built-in defaults alone (`config/default.toml`).
@@ -249,6 +274,7 @@ impl Validator<'_> {
         raw: RawConfig,
         api_key: ApiKeySource,
         serve_token: ServeTokenSource,
+        env: &Env,
     ) -> Result<Settings, ConfigError> {
         let concurrency = self.at_least("run.concurrency", raw.run.concurrency, 1)?;
         let source = &raw.source;
@@ -341,6 +367,7 @@ impl Validator<'_> {
                 })?,
             },
             serve_token,
+            publish: self.publish(&raw.publish, env)?,
         })
     }
 

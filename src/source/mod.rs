@@ -23,8 +23,9 @@ pub struct DayList {
     /// In source order, each paper once.
     pub papers: Vec<crate::paper::Paper>,
     /// False when the source may have more that was not fetched (a page limit reached, a page that
-    /// stayed empty before the announced end): the run publishes what it has, says so in its report
-    /// and exits 1, and the next run lists the day again.
+    /// stayed empty before the announced end): the run writes the digest file of what it has, says
+    /// so in its report, withholds the day from the publishing targets and exits 1; the next run
+    /// lists the day again.
     pub complete: bool,
     /// What a person should know about how the list was fetched (why it is incomplete, a server
     /// that ignored paging).

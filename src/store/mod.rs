@@ -7,6 +7,7 @@
 //! point leaves a consistent file and a restart pays only for what was not recorded.
 
 mod claims;
+mod publications;
 mod review;
 mod schema;
 mod types;
@@ -22,6 +23,7 @@ use rusqlite_migration::{Error as MigrationError, MigrationDefinitionError};
 
 use crate::paper::{ArxivId, Paper, Sections, Status, SummaryKey};
 pub use claims::{Candidate, Claim};
+pub use publications::{NewPublication, Publication, PublishOutcome, PublishRecord};
 pub use review::{
     AttemptInfo, DayCounts, DecideError, Decided, Decision, DecisionRequest, HumanSummary,
     QueueEntry, QueueFilter, ReviewAction, ReviewState,
@@ -721,6 +723,7 @@ impl Store {
             .map(|row| self.result_from_row(row))
             .collect::<Result<Vec<_>, _>>()?;
         let skips = self.skips_with(&conn, run)?;
+        let published = self.publish_results_with(&conn, run)?;
         let skipped = info.skipped;
         Ok(RunReport {
             run: self.info_from_row(run, info)?,
@@ -728,6 +731,7 @@ impl Store {
             totals: total(&papers),
             papers,
             skips,
+            published,
         })
     }
 

@@ -158,6 +158,42 @@ CREATE TABLE review_decisions (
 CREATE INDEX review_decisions_by_paper ON review_decisions(paper, id);
 "#,
     ),
+    M::up(
+        r#"
+-- Where each day was published, by content: one row per (day, target, content hash). A rerun whose
+-- content is unchanged publishes nothing again; a changed day is published again (an update). `id`
+-- orders the rows: a (day, target)'s row with the highest id is what its readers have, or are being
+-- sent (webhook messages are recorded one by one in `parts_done`, so a rerun resumes, never repeats).
+CREATE TABLE publications (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    date         TEXT NOT NULL,
+    target       TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    started_at   TEXT NOT NULL,
+    done_at      TEXT,                                  -- NULL while messages remain to be sent
+    parts        INTEGER NOT NULL CHECK (parts >= 0),
+    parts_done   INTEGER NOT NULL CHECK (parts_done >= 0),
+    papers       INTEGER NOT NULL CHECK (papers >= 0),  -- summaries published
+    held         INTEGER NOT NULL CHECK (held >= 0),    -- listed papers held back (review, not summarized)
+    location     TEXT NOT NULL,                         -- a path, a commit; never a webhook URL
+    content      TEXT,                                  -- the feed: the day's HTML as published
+    UNIQUE (date, target, content_hash)
+) STRICT;
+CREATE INDEX publications_by_target ON publications(target, date);
+
+-- What each publishing step gave (published, unchanged, withheld, failed, an alert sent), for reports.
+CREATE TABLE publish_results (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    run     INTEGER REFERENCES runs(id),  -- NULL: the `publish` command
+    date    TEXT,                         -- NULL: not one day's (an alert, the feed file, a push)
+    target  TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('published', 'unchanged', 'withheld', 'failed', 'sent')),
+    detail  TEXT NOT NULL,
+    at      TEXT NOT NULL
+) STRICT;
+CREATE INDEX publish_results_by_run ON publish_results(run);
+"#,
+    ),
 ];
 
 pub(crate) const MIGRATION_COUNT: usize = MIGRATION_SLICE.len();

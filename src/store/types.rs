@@ -185,6 +185,9 @@ pub struct RunReport {
     pub totals: Totals,
     /// Papers the run was to summarize but did not attempt, with why.
     pub skips: Vec<Skip>,
+    /// What the run published where, and what failed to publish (empty when nothing is configured).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub published: Vec<super::PublishRecord>,
 }
 
 impl RunReport {

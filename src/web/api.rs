@@ -144,6 +144,7 @@ async fn decide(
     let body = body.map(|Json(body)| body).unwrap_or_default();
     let actor = actor_of(&body)?;
     let reviewer = state.reviewer.clone();
+    let paper = id.clone();
     let decided: Decided = blocking(move || {
         let note = body.note.as_deref();
         match (action, body.sections) {
@@ -159,9 +160,11 @@ async fn decide(
         }
     })
     .await?;
+    let published = state.reviewer.publish(&paper).await?;
     Ok(Json(json!({
         "decision": decided.decision,
         "digests_rendered": decided.digests.len(),
+        "published": published,
     })))
 }
 
@@ -189,5 +192,6 @@ pub(super) async fn resummarize(
         "run": done.run.run,
         "state": done.decision.status_after,
         "model_error": done.run.tally.stop.as_ref().map(ToString::to_string),
+        "published": done.run.published,
     })))
 }

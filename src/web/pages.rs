@@ -275,6 +275,8 @@ async fn decide(
     .await;
     match decided {
         Ok(decided) => {
+            // What a target failed to get is recorded and reported by the next run or `publish`.
+            state.reviewer.publish(&id).await?;
             let done = decided.decision.action.as_str();
             Ok(Redirect::to(&format!("{}?done={done}", paper_path(&id))).into_response())
         }

@@ -369,3 +369,136 @@ pub fn defaults() -> paper_digest::settings::Settings {
     paper_digest::settings::Settings::defaults()
         .unwrap_or_else(|e| panic!("the built-in config is valid: {e}"))
 }
+
+/// A paper of a day built for the publishing tests, stored with [`store_day`].
+#[derive(Debug, Clone)]
+pub struct DayPaper {
+    pub id: String,
+    pub title: String,
+    pub authors: Vec<String>,
+    pub votes: Option<i64>,
+    /// `None`: listed but not summarized yet.
+    pub status: Option<paper_digest::paper::Status>,
+    pub sections: [String; 3],
+    pub reasons: Vec<String>,
+}
+
+/// Paper `n` of a synthetic day: an ok summary whose sections run from 300 to about 1,100 characters
+/// (the default checks allow 40..1200), so that days of many papers cross every message limit.
+pub fn day_paper(n: usize) -> DayPaper {
+    let sentence = "이 논문은 대형 언어 모델(LLM)의 추론 효율을 높이는 새로운 방법을 제안합니다. ";
+    let section = |k: usize| {
+        let target = 300 + (n * 37 + k * 211) % 800;
+        let mut text = String::new();
+        while text.chars().count() < target {
+            text.push_str(sentence);
+        }
+        text.trim_end().to_string()
+    };
+    DayPaper {
+        id: format!("2409.{:05}", 10_000 + n),
+        title: format!("Paper {n}: Efficient Inference for Large Language Models"),
+        authors: (0..(1 + n % 7))
+            .map(|a| format!("Author {n}-{a}"))
+            .collect(),
+        votes: Some((100 - (n % 100)) as i64),
+        status: Some(paper_digest::paper::Status::Ok),
+        sections: [section(0), section(1), section(2)],
+        reasons: Vec::new(),
+    }
+}
+
+/// Lists `papers` on `day` in the store at `db` (created if needed) and records their summaries as
+/// one run of that day would.
+pub fn store_day(db: &Path, day: &str, papers: &[DayPaper]) {
+    use paper_digest::checks::identity::WrittenFrom;
+    use paper_digest::paper::{Paper, Sections, SummaryKey};
+    use paper_digest::store::{AttemptRecord, RunKind, RunMeta, Store};
+
+    let store = Store::open(db).unwrap_or_else(|e| panic!("{e}"));
+    let date = day.parse().unwrap_or_else(|e| panic!("{day}: {e}"));
+    let stored: Vec<Paper> = papers
+        .iter()
+        .map(|p| Paper {
+            id: p.id.parse().unwrap_or_else(|e| panic!("{}: {e}", p.id)),
+            version: Some(1),
+            title: p.title.clone(),
+            authors: p.authors.clone(),
+            abstract_text: format!("The abstract of {}.", p.title),
+            upvotes: p.votes,
+            thumbnail: None,
+            published: None,
+            updated: None,
+            primary_category: None,
+            categories: Vec::new(),
+        })
+        .collect();
+    store
+        .upsert_papers(&stored, Some(date), "hf-daily")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let run = store
+        .begin_run(&RunMeta {
+            kind: RunKind::Run,
+            date: Some(date),
+            source: "hf-daily".into(),
+            dry_run: false,
+            model: "gpt-4o-mini".into(),
+            prompt_version: "test".into(),
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    for (paper, stored) in papers.iter().zip(&stored) {
+        let Some(status) = paper.status else {
+            continue;
+        };
+        let [whats_new, technical_details, performance_highlights] = paper.sections.clone();
+        store
+            .record_attempt(
+                run,
+                &AttemptRecord {
+                    paper: stored.id.clone(),
+                    key: SummaryKey::new(stored, "test", "gpt-4o-mini"),
+                    status,
+                    sections: Some(Sections {
+                        whats_new,
+                        technical_details,
+                        performance_highlights,
+                    }),
+                    reasons: paper.reasons.clone(),
+                    error: None,
+                    prompt_tokens: 10,
+                    completion_tokens: 10,
+                    cost_usd: 0.0,
+                    calls: 1,
+                    duration_ms: 1,
+                    trimmed: false,
+                    output_mode: None,
+                    written_from: WrittenFrom::Abstract,
+                },
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// The environment of a publishing command: the store at `dir/digest.db`, output under `dir/out`.
+pub fn publish_env(dir: &Path, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env = vec![
+        (
+            "PAPER_DIGEST_RUN__DATABASE".to_string(),
+            dir.join("digest.db").display().to_string(),
+        ),
+        (
+            "PAPER_DIGEST_RUN__OUT_DIR".to_string(),
+            dir.join("out").display().to_string(),
+        ),
+        (
+            "PAPER_DIGEST_PUBLISH__RETRY_INITIAL_SECS".to_string(),
+            "0.05".to_string(),
+        ),
+        (
+            "PAPER_DIGEST_PUBLISH__REQUEST_TIMEOUT_SECS".to_string(),
+            "10".to_string(),
+        ),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env
+}

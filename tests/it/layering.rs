@@ -14,6 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["checks"],
     &["store"],
     &["render"],
+    &["publish"],
     &["pipeline"],
     &["review"],
     &["web"],

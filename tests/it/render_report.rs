@@ -90,6 +90,7 @@ fn sample(end: Option<RunEnd>) -> RunReport {
             cost_usd: 0.00369,
             duration_ms: 10368,
         },
+        published: Vec::new(),
     }
 }
 

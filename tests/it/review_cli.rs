@@ -348,3 +348,51 @@ async fn review_errors_are_clear_and_exit_2() {
     let listed: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
     assert_eq!(listed.as_array().map(Vec::len), Some(3));
 }
+
+/// A decision updates what was published: the day's site page gets the approved paper, marked as a
+/// person's decision, and a rejection takes it out again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_decision_publishes_the_day_to_the_publish_targets() {
+    let Setup {
+        mock: _swapped,
+        server: _server,
+        dir,
+        mut env,
+    } = setup(MockChat::new(Behaviour::Swapped)).await;
+    let site = dir.path().join("site");
+    env.push(("PAPER_DIGEST_PUBLISH__SITE__ENABLED".into(), "true".into()));
+    env.push((
+        "PAPER_DIGEST_PUBLISH__SITE__DIR".into(),
+        site.display().to_string(),
+    ));
+    let page = || std::fs::read_to_string(site.join(format!("days/{FIXTURE_DAY}.html"))).unwrap();
+    assert_eq!(run_fixture_day(&env, &[]).status.code(), Some(1));
+    let a = &PAPERS[0];
+    assert!(
+        !page().contains(&format!("p-{}", a.id)),
+        "held:\n{}",
+        page()
+    );
+
+    let approved = ok(
+        &run_binary(&env, &["review", "approve", a.id, "--actor", "kim"]),
+        0,
+    );
+    assert!(
+        approved.contains(&format!("{FIXTURE_DAY}\tsite\tpublished")),
+        "{approved}"
+    );
+    let published = page();
+    assert!(published.contains(&format!("p-{}", a.id)), "{published}");
+    assert!(
+        published.contains("reviewed by a person): approved by kim on "),
+        "{published}"
+    );
+
+    let rejected = ok(&run_binary(&env, &["review", "reject", a.id]), 0);
+    assert!(
+        rejected.contains(&format!("{FIXTURE_DAY}\tsite\tpublished")),
+        "{rejected}"
+    );
+    assert!(!page().contains(&format!("p-{}", a.id)), "{}", page());
+}

@@ -18,10 +18,10 @@ use chrono::{Datelike, NaiveDate};
 use secrecy::ExposeSecret;
 
 use super::day::DayContent;
-use super::{record, store_failed, write_if_changed, ArchiveSettings, GitSettings};
+use super::{file_day_done, record, store_failed, write_if_changed, ArchiveSettings, GitSettings};
 use crate::paper::normalize_whitespace;
 use crate::render::text::one_line;
-use crate::store::{NewPublication, PublishOutcome, PublishRecord, Store};
+use crate::store::{PublishOutcome, PublishRecord, Store};
 
 /// The archive's name in reports and the store.
 pub const TARGET: &str = "archive";
@@ -140,33 +140,7 @@ fn publish_day(
     let known = previous
         .as_ref()
         .is_some_and(|p| p.content_hash == day.hash);
-    if published || !known {
-        let stored = store.begin_publication(
-            &NewPublication {
-                date: day.date,
-                target: TARGET,
-                content_hash: &day.hash,
-                parts: 1,
-                papers: day.papers() as u64,
-                held: day.held() as u64,
-                location: &location,
-                content: None,
-            },
-            true,
-        );
-        if let Err(error) = stored {
-            return store_failed(date, TARGET, &error);
-        }
-    }
-    match published {
-        true => record(date, TARGET, PublishOutcome::Published, location),
-        false => record(
-            date,
-            TARGET,
-            PublishOutcome::Unchanged,
-            format!("{location}: already up to date"),
-        ),
-    }
+    file_day_done(store, day, TARGET, location, published, known)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

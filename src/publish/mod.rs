@@ -33,7 +33,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
 use crate::render::{write_atomic, WriteError};
-use crate::store::{PublishOutcome, PublishRecord, RunId, Store, StoreError};
+use crate::store::{NewPublication, PublishOutcome, PublishRecord, RunId, Store, StoreError};
 pub use alert::Attention;
 pub use day::{DayContent, DayState};
 
@@ -518,6 +518,46 @@ pub(crate) fn record(
         target: target.to_string(),
         outcome,
         detail: detail.into(),
+    }
+}
+
+/// The end of a file target's day (archive, site): the publication is recorded when the files
+/// changed or the store does not know this content yet, then what happened.
+pub(crate) fn file_day_done(
+    store: &Store,
+    day: &day::DayContent,
+    target: &'static str,
+    location: String,
+    changed: bool,
+    known: bool,
+) -> PublishRecord {
+    let date = Some(day.date);
+    if changed || !known {
+        let stored = store.begin_publication(
+            &NewPublication {
+                date: day.date,
+                target,
+                content_hash: &day.hash,
+                parts: 1,
+                papers: day.papers() as u64,
+                held: day.held() as u64,
+                location: &location,
+                content: None,
+            },
+            true,
+        );
+        if let Err(error) = stored {
+            return store_failed(date, target, &error);
+        }
+    }
+    match changed {
+        true => record(date, target, PublishOutcome::Published, location),
+        false => record(
+            date,
+            target,
+            PublishOutcome::Unchanged,
+            format!("{location}: already up to date"),
+        ),
     }
 }
 

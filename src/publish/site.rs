@@ -7,9 +7,9 @@
 use chrono::NaiveDate;
 
 use super::day::DayContent;
-use super::{record, store_failed, write_if_changed, SiteSettings};
+use super::{file_day_done, record, store_failed, write_if_changed, SiteSettings};
 use crate::render::html::{self, IndexDay};
-use crate::store::{NewPublication, PublishOutcome, PublishRecord, Store};
+use crate::store::{PublishOutcome, PublishRecord, Store};
 
 /// The site's name in reports and the store.
 pub const TARGET: &str = "site";
@@ -78,33 +78,7 @@ fn publish_day(
         Ok(latest) => latest.is_some_and(|p| p.content_hash == day.hash && p.done),
         Err(error) => return store_failed(date, TARGET, &error),
     };
-    if written || !known {
-        let stored = store.begin_publication(
-            &NewPublication {
-                date: day.date,
-                target: TARGET,
-                content_hash: &day.hash,
-                parts: 1,
-                papers: day.papers() as u64,
-                held: day.held() as u64,
-                location: &location,
-                content: None,
-            },
-            true,
-        );
-        if let Err(error) = stored {
-            return store_failed(date, TARGET, &error);
-        }
-    }
-    match written {
-        true => record(date, TARGET, PublishOutcome::Published, location),
-        false => record(
-            date,
-            TARGET,
-            PublishOutcome::Unchanged,
-            format!("{location}: already up to date"),
-        ),
-    }
+    file_day_done(store, day, TARGET, location, written, known)
 }
 
 /// `index.html`: every day the site has, newest first.

@@ -20,6 +20,7 @@ use secrecy::ExposeSecret;
 use super::day::DayContent;
 use super::{file_day_done, record, store_failed, write_if_changed, ArchiveSettings, GitSettings};
 use crate::paper::normalize_whitespace;
+use crate::render;
 use crate::render::text::one_line;
 use crate::store::{PublishOutcome, PublishRecord, Store};
 
@@ -222,9 +223,9 @@ impl<'a> Git<'a> {
             return Ok(None);
         }
         let mut message = format!(
-            "Daily Papers {}: {} papers, {} held for review",
+            "Daily Papers {}: {}, {} held for review",
             day.date,
-            day.papers(),
+            render::papers(day.papers()),
             day.held()
         );
         if update {

@@ -5,6 +5,7 @@
 use chrono::NaiveDate;
 
 use crate::paper::{hex_sha256, Status};
+use crate::render;
 use crate::render::digest::{self, publication_order, DigestEntry};
 use crate::render::html::{self, HtmlError};
 use crate::store::{Store, StoreError};
@@ -102,9 +103,10 @@ impl DayContent {
     pub fn counts(&self) -> String {
         let (papers, held) = (self.papers(), self.held());
         match held {
-            0 => format!("논문 {papers}편 ({papers} papers)"),
+            0 => format!("논문 {papers}편 ({})", render::papers(papers)),
             _ => format!(
-                "논문 {papers}편 · 검토 대기 {held}편 ({papers} papers, {held} held for review)"
+                "논문 {papers}편 · 검토 대기 {held}편 ({}, {held} held for review)",
+                render::papers(papers)
             ),
         }
     }
@@ -189,7 +191,8 @@ mod tests {
         };
         assert_eq!((day.papers(), day.held()), (1, 2));
         assert!(
-            day.markdown.contains("2 listed papers are held"),
+            day.markdown
+                .contains("held for review or not summarized yet: 2 papers"),
             "{}",
             day.markdown
         );

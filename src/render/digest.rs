@@ -179,7 +179,8 @@ fn layout(
             let _ = write!(
                 out,
                 "게시할 요약이 없습니다: 논문 {listed}편이 검토 대기 중이거나 아직 요약되지 않았습니다. \
-                 (No summaries to publish: {listed} listed papers are held for review or not summarized yet.)"
+                 (No summaries to publish; held for review or not summarized yet: {}.)",
+                super::papers(listed)
             );
         }
         out.push_str("\n\n");
@@ -191,7 +192,8 @@ fn layout(
 pub fn held_note(held: usize) -> String {
     format!(
         "검토 대기 중이거나 아직 요약되지 않은 논문 {held}편은 싣지 않았습니다. \
-         ({held} listed papers are held for review or not summarized yet.)"
+         (Not shown, held for review or not summarized yet: {}.)",
+        super::papers(held)
     )
 }
 

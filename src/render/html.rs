@@ -241,7 +241,7 @@ mod tests {
         }
         assert!(html.contains("id=\"p-2409.00001\""), "{html}");
         assert!(!html.contains("p-2409.00002"), "flagged left out:\n{html}");
-        assert!(html.contains("2 papers are held for review"), "{html}");
+        assert!(html.contains("held for review: 2 papers"), "{html}");
         let with_flagged = day(date, &entries, true).unwrap();
         let flagged_at = with_flagged.find("p-2409.00002").unwrap_or(usize::MAX);
         let ok_at = with_flagged.find("p-2409.00001").unwrap_or(0);

@@ -10,6 +10,14 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// "1 paper" or "3 papers": the English count in the texts readers see.
+pub fn papers(count: usize) -> String {
+    match count {
+        1 => "1 paper".to_owned(),
+        n => format!("{n} papers"),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write {path}: {message}")]
 pub struct WriteError {

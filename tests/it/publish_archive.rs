@@ -127,7 +127,7 @@ async fn two_days_make_two_commits_in_the_remote_and_a_rerun_makes_none() {
         ]
     );
     let latest = digest_of(&env, "2024-09-24");
-    assert!(latest.contains("1 listed papers are held"), "{latest}");
+    assert!(latest.contains("not summarized yet: 1 paper."), "{latest}");
     assert_eq!(
         git(&remote, &["show", "main:README.md"]),
         latest,

@@ -141,7 +141,7 @@ async fn flagged_papers_are_held_counted_and_a_person_hears_once() {
     assert!(
         day[0]
             .to_string()
-            .contains("3 listed papers are held for review"),
+            .contains("held for review or not summarized yet: 3 papers"),
         "{}",
         day[0]
     );

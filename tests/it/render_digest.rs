@@ -146,7 +146,7 @@ fn flagged_is_left_out_unless_asked_and_then_warned() {
     let default = digest::render(date("2024-09-23"), &entries, false);
     assert_eq!(ids_in(&default), ["2409.00009"]);
     assert!(
-        default.contains("3 listed papers are held for review"),
+        default.contains("held for review or not summarized yet: 3 papers"),
         "the day says how many it leaves out:\n{default}"
     );
     assert_eq!(digest::parse(&default).unwrap().entries.len(), 1);

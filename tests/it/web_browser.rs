@@ -80,6 +80,28 @@ async fn page_with(client: &Client, needle: &str) -> String {
     );
 }
 
+async fn click(client: &Client, locator: Locator<'_>) {
+    client.find(locator).await.unwrap().click().await.unwrap();
+}
+
+async fn type_into(client: &Client, id: &str, text: &str) {
+    client
+        .find(Locator::Id(id))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+/// Fills in the login form (labelled, keyboard-reachable fields) and sends it.
+async fn log_in(client: &Client, name: &str, token: &str) {
+    page_with(client, "(token)").await;
+    type_into(client, "login-name", name).await;
+    type_into(client, "login-token", token).await;
+    click(client, Locator::Css("form[action='/login'] button")).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reviewer_logs_in_approves_a_flagged_paper_and_sees_it_in_the_days_digest() {
     if std::env::var("PAPER_DIGEST_SKIP_BROWSER").is_ok_and(|v| v == "1") {
@@ -151,13 +173,7 @@ async fn a_reviewer_logs_in_approves_a_flagged_paper_and_sees_it_in_the_days_dig
     shoot(&client, &shots, "1-queue.png").await;
 
     // 2. Its page; approving without logging in is refused, and nothing is recorded.
-    client
-        .find(Locator::LinkText(GOOD_TITLE))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::LinkText(GOOD_TITLE)).await;
     let page = page_with(&client, "Log in to decide").await;
     let url = client.current_url().await.unwrap();
     assert!(url.path().ends_with(&format!("/papers/{GOOD}")), "{url}");
@@ -165,80 +181,20 @@ async fn a_reviewer_logs_in_approves_a_flagged_paper_and_sees_it_in_the_days_dig
         page.contains("요약 (summary)") && page.contains("초록 (abstract)"),
         "{page}"
     );
-    client
-        .find(Locator::Css("form[action$='/approve'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Css("form[action$='/approve'] button")).await;
     let refused = page_with(&client, "401 Unauthorized").await;
     assert!(refused.contains("log in with the serve token"), "{refused}");
     shoot(&client, &shots, "2-refused-without-token.png").await;
     let store = Store::open(&dir.path().join("digest.db")).unwrap();
     assert!(store.decisions(&GOOD.parse().unwrap()).unwrap().is_empty());
 
-    // 3. Log in (keyboard-reachable form fields, labelled).
-    client
-        .find(Locator::LinkText("로그인 (log in)"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    page_with(&client, "(token)").await;
-    client
-        .find(Locator::Id("login-name"))
-        .await
-        .unwrap()
-        .send_keys("kim")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("login-token"))
-        .await
-        .unwrap()
-        .send_keys("wrong")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("form[action='/login'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    // 3. Log in: a wrong token is refused, the right one brings the reviewer back to the paper.
+    click(&client, Locator::LinkText("로그인 (log in)")).await;
+    log_in(&client, "kim", "wrong").await;
     page_with(&client, "wrong token").await;
     client.goto(&format!("{base}/papers/{GOOD}")).await.unwrap();
-    client
-        .find(Locator::Css("a[href^='/login?next=']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    page_with(&client, "(token)").await;
-    client
-        .find(Locator::Id("login-name"))
-        .await
-        .unwrap()
-        .send_keys("kim")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("login-token"))
-        .await
-        .unwrap()
-        .send_keys(TOKEN)
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("form[action='/login'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Css("a[href^='/login?next=']")).await;
+    log_in(&client, "kim", TOKEN).await;
     page_with(&client, "검토자 (reviewer): kim").await;
     let url = client.current_url().await.unwrap();
     assert!(
@@ -248,20 +204,8 @@ async fn a_reviewer_logs_in_approves_a_flagged_paper_and_sees_it_in_the_days_dig
     shoot(&client, &shots, "3-logged-in-paper.png").await;
 
     // 4. Approve, with a note.
-    client
-        .find(Locator::Id("approve-note"))
-        .await
-        .unwrap()
-        .send_keys("초록과 대조해 확인함")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Css("form[action$='/approve'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&client, "approve-note", "초록과 대조해 확인함").await;
+    click(&client, Locator::Css("form[action$='/approve'] button")).await;
     let approved = page_with(&client, "Approved: the summary is published.").await;
     assert!(approved.contains("decided by a person"), "{approved}");
     assert!(
@@ -275,13 +219,7 @@ async fn a_reviewer_logs_in_approves_a_flagged_paper_and_sees_it_in_the_days_dig
     assert_eq!(decisions[0].actor, "kim");
 
     // 5. The day's digest page now carries it.
-    client
-        .find(Locator::LinkText(DAY))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::LinkText(DAY)).await;
     let digest = page_with(&client, &format!("Daily Papers ({DAY})")).await;
     assert!(digest.contains(GOOD_TITLE), "{digest}");
     assert!(digest.contains("What's New"), "{digest}");

@@ -294,12 +294,35 @@ pub fn binary(env: &[(String, String)]) -> Command {
     command
 }
 
+/// `run --source file --input <the fixture day>`.
+fn fixture_day_args() -> Vec<String> {
+    let input = fixture("hf_2024-09-23.json");
+    ["run", "--source", "file", "--input"]
+        .map(String::from)
+        .into_iter()
+        .chain([input.to_string_lossy().into_owned()])
+        .collect()
+}
+
 /// `paper-digest run --source file --input <the fixture day> [extra...]`, in-process.
 pub fn run_fixture_day(env: &[(String, String)], extra: &[&str]) -> Output {
-    let input = fixture("hf_2024-09-23.json");
-    let input = input.to_str().unwrap_or_default();
-    let args = [&["run", "--source", "file", "--input", input][..], extra].concat();
+    let day = fixture_day_args();
+    let args: Vec<&str> = day
+        .iter()
+        .map(String::as_str)
+        .chain(extra.iter().copied())
+        .collect();
     run_cli(env, &args)
+}
+
+/// The binary running the fixture day in the background (logs discarded), for tests that signal
+/// or kill it.
+pub fn spawn_fixture_day(env: &[(String, String)]) -> std::process::Child {
+    binary(env)
+        .args(fixture_day_args())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 /// `paper-digest ARGS` run in this process, with `env` as its whole environment: what the binary

@@ -227,20 +227,7 @@ async fn killed_run_resumes_without_paying_twice() {
     } = setup(MockChat::new(Behaviour::Correct).with_delay(Duration::from_millis(700))).await;
     env.push(("PAPER_DIGEST_RUN__CONCURRENCY".into(), "1".into()));
     env.push(("PAPER_DIGEST_RUN__CLAIM_LEASE_SECS".into(), "1".into()));
-    let input = fixture("hf_2024-09-23.json");
-    let args = [
-        "run",
-        "--source",
-        "file",
-        "--input",
-        input.to_str().unwrap(),
-    ];
-
-    let mut child = binary(&env)
-        .args(args)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_fixture_day(&env);
     let db = dir.path().join("digest.db");
     // Generous: a debug build on a loaded machine takes a while to start (the tokenizer tables load once).
     let finished_before_kill = wait_for_stored(&db, 1, Duration::from_secs(180));
@@ -253,7 +240,7 @@ async fn killed_run_resumes_without_paying_twice() {
 
     // The killed run's claim on the paper it was asking about holds until its lease runs out.
     std::thread::sleep(Duration::from_millis(1200));
-    let output = run_cli(&env, &args);
+    let output = run_fixture_day(&env, &[]);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -400,19 +387,7 @@ async fn sigterm_ends_the_run_after_the_request_in_flight() {
         mut env,
     } = setup(MockChat::new(Behaviour::Correct).with_delay(Duration::from_millis(1500))).await;
     env.push(("PAPER_DIGEST_RUN__CONCURRENCY".into(), "1".into()));
-    let input = fixture("hf_2024-09-23.json");
-    let args = [
-        "run",
-        "--source",
-        "file",
-        "--input",
-        input.to_str().unwrap(),
-    ];
-    let mut child = binary(&env)
-        .args(args)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_fixture_day(&env);
     let db = dir.path().join("digest.db");
     assert!(!wait_for_stored(&db, 1, Duration::from_secs(180)).is_empty());
     send_signal(&child, "TERM");
@@ -445,19 +420,7 @@ async fn a_second_signal_exits_at_once_with_143() {
         mut env,
     } = setup(MockChat::new(Behaviour::Correct).with_delay(Duration::from_secs(30))).await;
     env.push(("PAPER_DIGEST_RUN__CONCURRENCY".into(), "1".into()));
-    let input = fixture("hf_2024-09-23.json");
-    let args = [
-        "run",
-        "--source",
-        "file",
-        "--input",
-        input.to_str().unwrap(),
-    ];
-    let mut child = binary(&env)
-        .args(args)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_fixture_day(&env);
     // The run has started once its papers are stored (before any answer).
     let db = dir.path().join("digest.db");
     let deadline = std::time::Instant::now() + Duration::from_secs(180);

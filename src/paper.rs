@@ -199,33 +199,27 @@ const DANGEROUS_SCHEMES: [&str; 3] = ["javascript:", "data:", "vbscript:"];
 /// so the text reads the same and is never a usable URL. A scheme followed by a space is prose
 /// (`data: 10k samples`) and stays.
 pub fn defang_schemes(text: &str) -> String {
+    // ASCII lower-casing keeps every byte offset, so a match in `lower` is at the same place in `text`.
     let lower = text.to_ascii_lowercase();
-    if !DANGEROUS_SCHEMES
-        .iter()
-        .any(|scheme| lower.contains(scheme))
-    {
-        return text.to_string();
-    }
     let mut out = String::with_capacity(text.len() + 8);
-    let mut rest = text;
-    while let Some((at, len)) = next_scheme(rest) {
-        // The match is ASCII, so `at + len - 1` (the colon) is a char boundary.
-        out.push_str(&rest[..at + len - 1]);
-        let after = &rest[at + len..];
-        if after.starts_with(|c: char| !c.is_whitespace()) {
+    let mut from = 0;
+    while let Some((at, len)) = first_scheme(&lower[from..]) {
+        // The match is ASCII, so the colon and the byte after it are char boundaries.
+        let colon = from + at + len - 1;
+        out.push_str(&text[from..colon]);
+        from = colon + 1;
+        if text[from..].starts_with(|c: char| !c.is_whitespace()) {
             out.push_str("[:]");
         } else {
             out.push(':');
         }
-        rest = after;
     }
-    out.push_str(rest);
+    out.push_str(&text[from..]);
     out
 }
 
-/// The first dangerous scheme in `text` (ASCII case-insensitive): its byte offset and length.
-fn next_scheme(text: &str) -> Option<(usize, usize)> {
-    let lower = text.to_ascii_lowercase();
+/// The first dangerous scheme in already lower-cased `lower`: its byte offset and length.
+fn first_scheme(lower: &str) -> Option<(usize, usize)> {
     DANGEROUS_SCHEMES
         .iter()
         .filter_map(|scheme| lower.find(scheme).map(|at| (at, scheme.len())))

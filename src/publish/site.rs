@@ -48,11 +48,8 @@ pub fn day_page(
     let body = day.html().map_err(|e| e.to_string())?;
     let title = format!("{} · {site_title}", day.title());
     let body = format!("{back}{body}");
-    match feed_href {
-        Some(feed) => html::page_with_feed(&title, &body, &format!("../{feed}")),
-        None => html::page(&title, &body),
-    }
-    .map_err(|e| e.to_string())
+    let feed_href = feed_href.map(|feed| format!("../{feed}"));
+    html::page(&title, &body, feed_href.as_deref()).map_err(|e| e.to_string())
 }
 
 fn publish_day(
@@ -100,11 +97,7 @@ fn write_index(
         })
         .collect();
     let body = html::index(title, &days, feed_href).map_err(|e| format!("index.html: {e}"))?;
-    let page = match feed_href {
-        Some(feed) => html::page_with_feed(title, &body, feed),
-        None => html::page(title, &body),
-    }
-    .map_err(|e| format!("index.html: {e}"))?;
+    let page = html::page(title, &body, feed_href).map_err(|e| format!("index.html: {e}"))?;
     write_if_changed(&settings.dir.join("index.html"), page.as_bytes())
         .map(drop)
         .map_err(|e| e.to_string())

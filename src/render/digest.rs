@@ -24,7 +24,7 @@ const AUTHORS_PREFIX: &str = "Authors: ";
 const WARNING_PREFIX: &str = "> ";
 const SECTION_PREFIX: &str = "- **";
 const SECTION_SEPARATOR: &str = "**: ";
-const FLAGGED_WARNING: &str = "⚠️ 검토 필요 (flagged for review)";
+pub(crate) const FLAGGED_WARNING: &str = "⚠️ 검토 필요 (flagged for review)";
 const NO_PAPERS: &str = "이 날은 발표된 논문이 없습니다. (No papers were announced on this day.)";
 
 /// One listed paper as the digest needs it.
@@ -242,7 +242,8 @@ fn write_entry(out: &mut String, entry: &DigestEntry, sections: &Sections) {
     out.push('\n');
 }
 
-fn vote_text(votes: i64) -> String {
+/// A vote count as the digest writes it: `-` for none.
+pub(crate) fn vote_text(votes: i64) -> String {
     match votes {
         0 => "-".to_string(),
         n => n.to_string(),

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use super::digest::{publication_order, DigestEntry};
+use super::digest::{publication_order, vote_text, DigestEntry, FLAGGED_WARNING};
 use super::text;
 use crate::paper::Status;
 
@@ -47,22 +47,15 @@ pub struct HtmlError {
     pub message: String,
 }
 
-/// A whole HTML document: `title` (escaped) around `body` (already HTML, from this module).
-pub fn page(title: &str, body: &str) -> Result<String, HtmlError> {
-    render(
-        PAGE,
-        minijinja::context! { title => text::one_line(title), body => body },
-    )
-}
-
-/// A whole HTML document as [`page`], announcing an Atom feed at `feed_href` (relative or absolute).
-pub fn page_with_feed(title: &str, body: &str, feed_href: &str) -> Result<String, HtmlError> {
+/// A whole HTML document: `title` (escaped) around `body` (already HTML, from this module),
+/// announcing an Atom feed at `feed_href` (relative or absolute) when there is one.
+pub fn page(title: &str, body: &str, feed_href: Option<&str>) -> Result<String, HtmlError> {
     render(
         PAGE,
         minijinja::context! {
             title => text::one_line(title),
             body => body,
-            feed_href => text::one_line(feed_href),
+            feed_href => feed_href.map(text::one_line),
         },
     )
 }
@@ -167,17 +160,14 @@ impl PaperView {
         let sections = entry.published(include_flagged)?;
         let warning = (entry.status == Some(Status::Flagged)).then(|| {
             let reasons: Vec<String> = entry.reasons.iter().map(|r| text::one_line(r)).collect();
-            format!("⚠️ 검토 필요 (flagged for review): {}", reasons.join("; "))
+            format!("{FLAGGED_WARNING}: {}", reasons.join("; "))
         });
         Some(PaperView {
             anchor: anchor(&entry.id),
             url: entry.id.abs_url(),
             title: text::one_line(&entry.title),
             thumbnail: entry.thumbnail.as_deref().and_then(text::image_url),
-            votes: entry.votes.map(|votes| match votes {
-                0 => "-".to_string(),
-                n => n.to_string(),
-            }),
+            votes: entry.votes.map(vote_text),
             authors: entry
                 .authors
                 .iter()
@@ -235,7 +225,7 @@ mod tests {
         ];
         let date = "2024-09-23".parse().unwrap();
         let body = day(date, &entries, false).unwrap();
-        let html = page("Daily Papers (2024-09-23)", &body).unwrap();
+        let html = page("Daily Papers (2024-09-23)", &body, None).unwrap();
         for raw in ["<script", "<img src=x", "<b>", "javascript:"] {
             assert!(!html.contains(raw), "{raw} in:\n{html}");
         }
@@ -266,9 +256,9 @@ mod tests {
         let empty = index("Papers", &[], None).unwrap();
         assert!(empty.contains("No days are published yet"), "{empty}");
         assert!(!empty.contains("Atom feed"), "{empty}");
-        let html = page_with_feed("t", &empty, "feed.xml").unwrap();
+        let html = page("t", &empty, Some("feed.xml")).unwrap();
         assert!(html.contains("application/atom+xml"), "{html}");
-        assert!(!page("t", &empty).unwrap().contains("application/atom+xml"));
+        assert!(!page("t", &empty, None).unwrap().contains("application/atom+xml"));
         assert!(back_link("../index.html", "<all>")
             .unwrap()
             .contains("&lt;all&gt;"));

@@ -63,7 +63,7 @@ pub(super) fn page(
             template: name,
             message: e.to_string(),
         })?;
-    html::page(title, &body)
+    html::page(title, &body, None)
 }
 
 /// The path of a paper's page: `/papers/2409.13346`, `/papers/hep-th%2F9901001`.

@@ -15,7 +15,6 @@ use super::Pacer;
 use crate::paper::{normalize_whitespace, ArxivId};
 use crate::source::{http, SourceError, SourceHttp};
 
-/// Where arXiv serves its HTML renderings.
 /// One section of the paper: its heading (numbering included, as rendered) and its running text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Section {

@@ -258,7 +258,9 @@ mod tests {
         assert!(!empty.contains("Atom feed"), "{empty}");
         let html = page("t", &empty, Some("feed.xml")).unwrap();
         assert!(html.contains("application/atom+xml"), "{html}");
-        assert!(!page("t", &empty, None).unwrap().contains("application/atom+xml"));
+        assert!(!page("t", &empty, None)
+            .unwrap()
+            .contains("application/atom+xml"));
         assert!(back_link("../index.html", "<all>")
             .unwrap()
             .contains("&lt;all&gt;"));

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
-use super::translit::HangulKeys;
+use super::translit::{is_syllable, HangulKeys};
 
 /// Stems are cut to this many characters: a cheap stemmer that makes `generation`, `generative` and
 /// `generate` meet, at the price of a few harmless collisions.
@@ -301,15 +301,11 @@ impl Sink for SourceSink {
     }
 }
 
-pub(crate) fn is_hangul(c: char) -> bool {
-    ('\u{AC00}'..='\u{D7A3}').contains(&c)
-}
-
 /// English keys of the Hangul words in `text`, each with the Hangul word it came from.
-pub(crate) fn hangul_keys(text: &str) -> Vec<(String, String)> {
+fn hangul_keys(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for word in text
-        .split(|c: char| !is_hangul(c))
+        .split(|c: char| !is_syllable(c))
         .filter(|w| !w.is_empty())
     {
         let chars: Vec<(usize, char)> = word.char_indices().collect();
@@ -424,6 +420,14 @@ impl SummaryFeatures {
         }
     }
 
+    /// The coined name the summary is about (written at least twice) when `mentioned` says the source
+    /// never names it: the summary's subject is missing there.
+    pub fn unnamed_focus(&self, mentioned: impl Fn(&str) -> bool) -> Option<&Focus> {
+        self.focus
+            .as_ref()
+            .filter(|f| f.mentions >= 2 && !mentioned(&f.name))
+    }
+
     /// What a source's matched weight is divided by to give its coverage (the same for every source).
     pub fn coverage_denominator(&self) -> f64 {
         self.total_weight + COVERAGE_PRIOR
@@ -531,11 +535,7 @@ pub(crate) fn names_work(name: &str, squashed_summary: &str) -> bool {
     if squashed_summary.contains(&full) {
         return true;
     }
-    let base: String = squash(
-        name.split(|c: char| c.is_ascii_digit() || c == ' ' || c == '-')
-            .next()
-            .unwrap_or(name),
-    );
+    let base = squash(name_base(name));
     base.len() >= 3 && squashed_summary.contains(&base)
 }
 

@@ -34,10 +34,7 @@ pub fn check_full_text(summary: &str, title: &str, full_text: &str) -> Verdict {
         .filter(|(key, _)| source.figures.contains(key))
         .count();
     let figure_share = share(figures_found, summary.figures.len());
-    let focus_missing = summary
-        .focus
-        .as_ref()
-        .filter(|f| f.mentions >= 2 && !source.mentions(&f.name));
+    let focus_missing = summary.unnamed_focus(|name| source.mentions(name));
 
     let mut shortfalls = Vec::new();
     if fit.coverage < MIN_FULL_TEXT_COVERAGE {

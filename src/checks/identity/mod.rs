@@ -104,10 +104,10 @@ impl std::str::FromStr for WrittenFrom {
 
 /// The paper a summary is checked against.
 #[derive(Debug, Clone, Copy)]
-pub struct Source<'a> {
-    pub id: &'a ArxivId,
-    pub title: &'a str,
-    pub abstract_text: &'a str,
+struct Source<'a> {
+    id: &'a ArxivId,
+    title: &'a str,
+    abstract_text: &'a str,
 }
 
 /// A term this rare (weight from inverse document frequency) is specific to few papers.
@@ -250,30 +250,7 @@ impl Batch {
         paper: &Paper,
         settings: &IdentitySettings,
     ) -> IdentityReport {
-        self.check_text(
-            &sections.joined(),
-            &paper.id,
-            &paper.title,
-            &paper.abstract_text,
-            settings,
-        )
-    }
-
-    /// The same check on a summary given as one text (a parsed digest entry, an evaluation pair).
-    pub fn check_text(
-        &self,
-        summary: &str,
-        id: &ArxivId,
-        title: &str,
-        abstract_text: &str,
-        settings: &IdentitySettings,
-    ) -> IdentityReport {
-        let source = Source {
-            id,
-            title,
-            abstract_text,
-        };
-        self.check_in(summary, &source, &[], WrittenFrom::Abstract, settings)
+        self.check_written_from(sections, paper, WrittenFrom::Abstract, settings)
     }
 
     /// [`Batch::check`] for a summary written from `written_from`.
@@ -290,17 +267,6 @@ impl Batch {
             abstract_text: &paper.abstract_text,
         };
         self.check_in(&sections.joined(), &source, &[], written_from, settings)
-    }
-
-    /// [`Batch::check_text`] for a summary written from `written_from`.
-    pub fn check_text_written_from(
-        &self,
-        summary: &str,
-        source: &Source,
-        written_from: WrittenFrom,
-        settings: &IdentitySettings,
-    ) -> IdentityReport {
-        self.check_in(summary, source, &[], written_from, settings)
     }
 
     /// Every verdict, contrasting with the batch less `source` and the `absent` papers (left out to
@@ -346,7 +312,7 @@ impl Batch {
                 anchors(&fit, settings),
                 support::verdict(&support),
                 figures(&summary, &own, figures_suspect, settings),
-                identity(&summary, &own, &support),
+                identity(&summary, &own, named, &support),
                 self.contrast(&summary, &left_out, &fit, settings),
                 generic(&summary, &own, &fit, unvouched, settings),
             ],
@@ -418,10 +384,10 @@ impl Batch {
             coverage,
         );
         let terms: HashSet<&str> = self.index.terms_of(document).collect();
-        let disagreements =
-            name_disagreements(summary, work_name(&other.title).as_deref(), |name| {
-                terms.contains(stem(&squash(name)).as_str())
-            });
+        let unnamed_title = work_name(&other.title).filter(|name| !summary_names(name, summary));
+        let disagreements = name_disagreements(summary, unnamed_title.as_deref(), |name| {
+            terms.contains(stem(&squash(name)).as_str())
+        });
         let supports = support.score >= support_needed(&disagreements)
             && coverage >= settings.min_anchor_coverage;
         let detail = if supports {
@@ -573,23 +539,20 @@ fn figures(
 }
 
 /// What the names say against this paper being the summary's: the work its title names is never
-/// named, or the coined name the summary repeats (its subject) is nowhere in the title and abstract.
+/// named (`unnamed_title`: that name, when the summary does not write it), or the coined name the
+/// summary repeats (its subject) is nowhere in the title and abstract.
 fn name_disagreements(
     summary: &SummaryFeatures,
-    title_name: Option<&str>,
+    unnamed_title: Option<&str>,
     source_mentions: impl Fn(&str) -> bool,
 ) -> Vec<String> {
     let mut disagreements = Vec::new();
-    if let Some(name) = title_name.filter(|name| !summary_names(name, summary)) {
+    if let Some(name) = unnamed_title {
         disagreements.push(format!(
             "the title names the work {name:?} but the summary never does"
         ));
     }
-    if let Some(focus) = summary
-        .focus
-        .as_ref()
-        .filter(|f| f.mentions >= 2 && !source_mentions(&f.name))
-    {
+    if let Some(focus) = summary.unnamed_focus(source_mentions) {
         disagreements.push(format!(
             "the summary is about {:?} ({} mentions), which the title and abstract never name",
             focus.name, focus.mentions
@@ -607,11 +570,16 @@ fn support_needed(disagreements: &[String]) -> f64 {
     }
 }
 
-/// Fails when the names disagree and the support is not strong enough to outweigh it.
-fn identity(summary: &SummaryFeatures, source: &SourceFeatures, support: &Support) -> Verdict {
-    let disagreements = name_disagreements(summary, source.name.as_deref(), |name| {
-        source.mentions(name)
-    });
+/// Fails when the names disagree and the support is not strong enough to outweigh it. `named`: the
+/// summary names the work of the title.
+fn identity(
+    summary: &SummaryFeatures,
+    source: &SourceFeatures,
+    named: bool,
+    support: &Support,
+) -> Verdict {
+    let unnamed_title = source.name.as_deref().filter(|_| !named);
+    let disagreements = name_disagreements(summary, unnamed_title, |name| source.mentions(name));
     let passed = disagreements.is_empty() || support.score >= MIN_SUPPORT_WHEN_NAMES_DISAGREE;
     let detail = if disagreements.is_empty() {
         match &source.name {

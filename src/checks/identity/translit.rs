@@ -118,7 +118,8 @@ impl HangulKeys {
     }
 }
 
-fn is_syllable(c: char) -> bool {
+/// A precomposed Hangul syllable (가..힣).
+pub(crate) fn is_syllable(c: char) -> bool {
     (SYLLABLE_BASE..=SYLLABLE_LAST).contains(&(c as u32))
 }
 

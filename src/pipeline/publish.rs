@@ -50,6 +50,23 @@ pub fn write_digest(
     Ok(path)
 }
 
+/// Re-renders the digests of `dates` (after summaries changed); returns their paths.
+pub fn write_digests<'a>(
+    store: &Store,
+    dates: impl IntoIterator<Item = &'a NaiveDate>,
+    out_dir: &Path,
+    include_flagged: bool,
+) -> Result<Vec<PathBuf>, PublishError> {
+    dates
+        .into_iter()
+        .map(|&date| {
+            let path = write_digest(store, date, out_dir, include_flagged)?;
+            tracing::info!(%date, digest = %path.display(), "digest re-rendered");
+            Ok(path)
+        })
+        .collect()
+}
+
 /// Writes the run's report as Markdown and JSON under `OUT/reports/`; returns the Markdown path.
 pub fn write_report(store: &Store, run: RunId, out_dir: &Path) -> Result<PathBuf, PublishError> {
     let report = store.run_report(run)?;

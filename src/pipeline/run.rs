@@ -1,7 +1,6 @@
 //! One run, stage after stage: fetch → select → summarize → record → publish. A `run` covers a day
 //! from a source; a manual `summarize` covers given papers and re-renders the days they appear on.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -229,17 +228,14 @@ impl Stages {
             .store
             .begin_run(&self.meta(RunKind::Summarize, None, "ids".to_string()))?;
         let mut summary = self.summarize_and_record(run, papers, force).await?;
-        let mut days = Vec::new();
-        for paper in papers {
-            days.extend(self.store.dates_of(&paper.id)?);
-        }
-        days.sort();
-        days.dedup();
-        for &date in &days {
-            let path = publish::write_digest(&self.store, date, out_dir, include_flagged)?;
-            tracing::info!(%date, digest = %path.display(), "digest re-rendered");
-            summary.digests.push(path);
-        }
+        let ids: Vec<ArxivId> = papers.iter().map(|p| p.id.clone()).collect();
+        let days = self.store.dates_of_all(&ids)?;
+        summary.digests.extend(publish::write_digests(
+            &self.store,
+            &days,
+            out_dir,
+            include_flagged,
+        )?);
         if let Some(publisher) = &self.publisher {
             for &date in &days {
                 let records = publish::publish_day(
@@ -267,7 +263,7 @@ impl Stages {
     ) -> Result<RunSummary, PipelineError> {
         let keys = self.keys();
         let selection = select::select(&self.store, papers, &keys, force)?;
-        let batch = identity::prepare(&self.identity_batch(papers)?);
+        let batch = identity::prepare(&select::identity_batch(&self.store, papers)?);
         let summarizer = Arc::new(Summarizer::new(
             Arc::clone(&self.model),
             Arc::clone(&self.prompts),
@@ -342,21 +338,6 @@ impl Stages {
             report: PathBuf::new(),
             published: Vec::new(),
         })
-    }
-
-    /// The papers summaries are contrasted with: the run's, plus every paper listed on their days.
-    fn identity_batch(&self, papers: &[Paper]) -> Result<Vec<Paper>, StoreError> {
-        let ids: Vec<ArxivId> = papers.iter().map(|p| p.id.clone()).collect();
-        let known: HashSet<&ArxivId> = ids.iter().collect();
-        let mut batch = papers.to_vec();
-        for day in self.store.dates_of_all(&ids)? {
-            for id in self.store.ids_for_date(day)? {
-                if !known.contains(&id) {
-                    batch.extend(self.store.paper(&id)?);
-                }
-            }
-        }
-        Ok(fetch::dedup(batch))
     }
 
     fn meta(&self, kind: RunKind, date: Option<NaiveDate>, source: String) -> RunMeta {

@@ -3,14 +3,32 @@
 //! is one a person approved, rejected or wrote in review (the store decides both: `Store::done`); a
 //! failed one is tried again; `force` asks again for everything.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::fetch;
 use super::shutdown::Shutdown;
 use crate::paper::{ArxivId, Paper, SummaryKey};
 use crate::store::{Candidate, Claim, RunId, Store, StoreError};
+
+/// The papers summaries are contrasted with: `papers`, then every other paper listed on their days
+/// (days in order, each in its listing order).
+pub fn identity_batch(store: &Store, papers: &[Paper]) -> Result<Vec<Paper>, StoreError> {
+    let ids: Vec<ArxivId> = papers.iter().map(|p| p.id.clone()).collect();
+    let known: HashSet<&ArxivId> = ids.iter().collect();
+    let mut batch = papers.to_vec();
+    for day in store.dates_of_all(&ids)? {
+        for id in store.ids_for_date(day)? {
+            if !known.contains(&id) {
+                batch.extend(store.paper(&id)?);
+            }
+        }
+    }
+    Ok(fetch::dedup(batch))
+}
 
 /// What a summary is keyed by in this run: the prompt version and the model name.
 #[derive(Debug, Clone, PartialEq, Eq)]

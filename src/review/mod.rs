@@ -16,7 +16,6 @@
 //! A summary a person approved, rejected or wrote is never replaced by a later run unless it runs
 //! with `--force` (the store counts it as done).
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -28,6 +27,7 @@ use crate::checks::links;
 use crate::checks::shape::{self, ShapeLimits};
 use crate::paper::{ArxivId, Paper, Sections, Status};
 use crate::pipeline::publish::{self, PublishError};
+use crate::pipeline::select;
 use crate::pipeline::{PipelineError, RunSummary, Stages};
 use crate::publish::Publisher;
 use crate::render::text;
@@ -298,7 +298,10 @@ impl Reviewer {
                 reasons: refused,
             });
         }
-        let batch = identity::prepare(&self.batch_of(&paper)?);
+        let batch = identity::prepare(&select::identity_batch(
+            &self.store,
+            std::slice::from_ref(&paper),
+        )?);
         let reasons: Vec<String> = batch
             .check(&sections, &paper, &self.checks.identity)
             .reasons()
@@ -424,31 +427,11 @@ impl Reviewer {
 
     /// Re-renders the digest of every day the paper was listed on.
     fn rerender(&self, id: &ArxivId) -> Result<Vec<PathBuf>, ReviewError> {
-        let mut written = Vec::new();
-        for date in self.store.dates_of(id)? {
-            let path = publish::write_digest(
-                &self.store,
-                date,
-                &self.digests.out_dir,
-                self.digests.include_flagged,
-            )?;
-            tracing::info!(%date, digest = %path.display(), "digest re-rendered");
-            written.push(path);
-        }
-        Ok(written)
-    }
-
-    /// The paper and every paper listed on its days: what a summary is contrasted with.
-    fn batch_of(&self, paper: &Paper) -> Result<Vec<Paper>, StoreError> {
-        let mut seen: HashSet<ArxivId> = HashSet::from([paper.id.clone()]);
-        let mut batch = vec![paper.clone()];
-        for date in self.store.dates_of(&paper.id)? {
-            for other in self.store.papers_for_date(date)? {
-                if seen.insert(other.id.clone()) {
-                    batch.push(other);
-                }
-            }
-        }
-        Ok(batch)
+        Ok(publish::write_digests(
+            &self.store,
+            &self.store.dates_of(id)?,
+            &self.digests.out_dir,
+            self.digests.include_flagged,
+        )?)
     }
 }

@@ -64,7 +64,8 @@ impl OpenAiCompatible {
         cancel: CancellationToken,
     ) -> Result<Self, ModelError> {
         let http = http_client(&settings)?;
-        Self::with_exchange(settings, api_key, cancel, Arc::new(http))
+        let exchange = Arc::new(http.clone());
+        Ok(Self::build(settings, api_key, cancel, exchange, http))
     }
 
     /// A client whose requests go through `exchange` (tests script the server with it).
@@ -74,6 +75,18 @@ impl OpenAiCompatible {
         cancel: CancellationToken,
         exchange: Arc<dyn Exchange>,
     ) -> Result<Self, ModelError> {
+        let http = http_client(&settings)?;
+        Ok(Self::build(settings, api_key, cancel, exchange, http))
+    }
+
+    /// `http` only builds async-openai's requests; `exchange` sends them.
+    fn build(
+        settings: ModelSettings,
+        api_key: Option<ApiKey>,
+        cancel: CancellationToken,
+        exchange: Arc<dyn Exchange>,
+        http: reqwest::Client,
+    ) -> Self {
         let limiter = Arc::new(Limiter::new(
             settings.requests_per_minute.map(u32::from),
             settings.tokens_per_minute.map(u32::from),
@@ -99,14 +112,13 @@ impl OpenAiCompatible {
             settings.max_response_bytes,
             api_key.clone(),
         );
-        // async-openai builds each request with this client; the transport sends it.
-        let client = Client::build(http_client(&settings)?, config).with_http_service(transport);
+        let client = Client::build(http, config).with_http_service(transport);
         let start = if settings.structured_output {
             Format::JsonSchema
         } else {
             Format::Plain
         };
-        Ok(OpenAiCompatible {
+        OpenAiCompatible {
             client,
             api_key,
             endpoint,
@@ -116,7 +128,7 @@ impl OpenAiCompatible {
             prompt_scale: Mutex::new(1.0),
             cancel,
             settings,
-        })
+        }
     }
 
     fn current_format(&self) -> Format {

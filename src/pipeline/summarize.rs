@@ -267,7 +267,8 @@ impl Summarizer {
         for round in 0..=self.settings.max_repairs {
             let Some(answer) = self
                 .ask(
-                    ChatRequest::summary(paper.id.clone(), messages.clone()),
+                    // A repair round writes new messages: these are not needed again.
+                    ChatRequest::summary(paper.id.clone(), std::mem::take(&mut messages)),
                     outcome,
                 )
                 .await?

@@ -146,11 +146,7 @@ impl Fetcher {
                     let list = self
                         .retrying(|| client.listing(category, date, date, *limit))
                         .await?;
-                    all.papers.extend(list.papers);
-                    if !list.complete {
-                        all.complete = false;
-                        all.note = list.note.map(|note| format!("{category}: {note}"));
-                    }
+                    all.append(category, list);
                 }
                 Ok(Day::of(date, all))
             }
@@ -302,5 +298,24 @@ mod tests {
         );
         assert_eq!(date("papers.json"), None);
         assert_eq!(date("2024-13-45.json"), None);
+    }
+
+    /// Two arXiv categories cut short used to leave only the last one's note in the report.
+    #[test]
+    fn every_incomplete_category_is_named_in_the_days_note() {
+        let cut = |note: &str| DayList {
+            papers: Vec::new(),
+            complete: false,
+            note: Some(note.to_string()),
+        };
+        let mut day = DayList::complete(Vec::new());
+        day.append("cs.CL", cut("the page limit was reached"));
+        day.append("cs.LG", DayList::complete(Vec::new()));
+        day.append("cs.CV", cut("a page stayed empty"));
+        assert!(!day.complete);
+        assert_eq!(
+            day.note.as_deref(),
+            Some("cs.CL: the page limit was reached; cs.CV: a page stayed empty")
+        );
     }
 }

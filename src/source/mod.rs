@@ -40,6 +40,20 @@ impl DayList {
             note: None,
         }
     }
+
+    /// Adds the list of one part of the day (an arXiv category): its papers, whether it was
+    /// complete, and its note named by `part`, after the notes of the parts before.
+    pub fn append(&mut self, part: &str, list: DayList) {
+        self.papers.extend(list.papers);
+        self.complete &= list.complete;
+        if let Some(note) = list.note {
+            let note = format!("{part}: {note}");
+            self.note = Some(match self.note.take() {
+                Some(before) => format!("{before}; {note}"),
+                None => note,
+            });
+        }
+    }
 }
 
 /// Which source a day's list comes from.

@@ -439,11 +439,7 @@ pub(super) async fn login(
         AppendHeaders([
             (
                 SET_COOKIE,
-                auth::set_cookie(
-                    auth::SESSION_COOKIE,
-                    &session,
-                    std::time::Duration::from_secs(12 * 60 * 60),
-                ),
+                auth::set_cookie(auth::SESSION_COOKIE, &session, auth::SESSION_LIFETIME),
             ),
             (SET_COOKIE, auth::clear_cookie(auth::LOGIN_COOKIE)),
         ]),

@@ -367,7 +367,7 @@ impl Store {
         .map_err(sql)?;
         tx.commit().map_err(sql)?;
         drop(conn);
-        self.decision(id)
+        Ok(self.decision(id)?)
     }
 
     /// Records a re-summarization a person asked for, once the summarize stage has run: the
@@ -421,17 +421,10 @@ impl Store {
         .map_err(sql)?;
         tx.commit().map_err(sql)?;
         drop(conn);
-        self.decision(id).map_err(|e| match e {
-            DecideError::Store(e) => e,
-            other => StoreError::Sql {
-                path: self.path.clone(),
-                operation,
-                message: other.to_string(),
-            },
-        })
+        self.decision(id)
     }
 
-    fn decision(&self, id: i64) -> Result<Decision, DecideError> {
+    fn decision(&self, id: i64) -> Result<Decision, StoreError> {
         let operation = format!("reading review decision {id}");
         let row = self
             .conn()
@@ -441,7 +434,7 @@ impl Store {
                 DecisionRow::read,
             )
             .map_err(self.sql_error(operation))?;
-        Ok(self.decision_from_row(row)?)
+        self.decision_from_row(row)
     }
 
     /// Every decision taken on a paper, oldest first.

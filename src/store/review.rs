@@ -319,7 +319,7 @@ impl Store {
                 found: before.attempt,
             });
         }
-        let status_before = self.state_of(paper, &before.status, &before.kind)?;
+        let status_before = self.state_of(paper.as_str(), &before.status, &before.kind)?;
         tx.execute(
             "INSERT INTO attempts (run, paper, created_at, model, prompt_version, abstract_hash,
                 status, sections, reasons, error, prompt_tokens, completion_tokens, cost_usd,
@@ -394,14 +394,14 @@ impl Store {
                 )
                 .optional()
                 .map_err(sql)?;
-            row.map(|(status, kind)| self.state_of(paper, &status, &kind))
+            row.map(|(status, kind)| self.state_of(paper.as_str(), &status, &kind))
                 .transpose()
         };
         let status_before = before.map(state_of_attempt).transpose()?.flatten();
         let after = current_state(&tx, paper).map_err(sql)?;
         let status_after = after
             .as_ref()
-            .map(|now| self.state_of(paper, &now.status, &now.kind))
+            .map(|now| self.state_of(paper.as_str(), &now.status, &now.kind))
             .transpose()?;
         let id = insert_decision(
             &tx,
@@ -538,7 +538,7 @@ impl Store {
         for row in rows {
             let key = row.id.as_str();
             let state = match (&row.status, &row.kind) {
-                (Some(status), Some(kind)) => Some(self.state_of_str(key, status, kind)?),
+                (Some(status), Some(kind)) => Some(self.state_of(key, status, kind)?),
                 _ => None,
             };
             if !filter.keeps(state) {
@@ -626,20 +626,10 @@ impl Store {
     /// The run holding a live claim on the paper, if one does (it is summarizing it now).
     pub fn claimed_by(&self, paper: &ArxivId) -> Result<Option<RunId>, StoreError> {
         let conn = self.conn();
-        live_claim_conn(&conn, paper)
-            .map_err(self.sql_error(format!("reading the claim on {paper}")))
+        live_claim(&conn, paper).map_err(self.sql_error(format!("reading the claim on {paper}")))
     }
 
-    fn state_of(
-        &self,
-        paper: &ArxivId,
-        status: &str,
-        kind: &str,
-    ) -> Result<ReviewState, StoreError> {
-        self.state_of_str(paper.as_str(), status, kind)
-    }
-
-    fn state_of_str(&self, key: &str, status: &str, kind: &str) -> Result<ReviewState, StoreError> {
+    fn state_of(&self, key: &str, status: &str, kind: &str) -> Result<ReviewState, StoreError> {
         let status: Status = status
             .parse()
             .map_err(|e| self.corrupt("summary status", key, e))?;
@@ -700,14 +690,7 @@ fn current_state(tx: &Transaction<'_>, paper: &ArxivId) -> rusqlite::Result<Opti
     .optional()
 }
 
-fn live_claim(tx: &Transaction<'_>, paper: &ArxivId) -> rusqlite::Result<Option<RunId>> {
-    live_claim_conn(tx, paper)
-}
-
-fn live_claim_conn(
-    conn: &rusqlite::Connection,
-    paper: &ArxivId,
-) -> rusqlite::Result<Option<RunId>> {
+fn live_claim(conn: &rusqlite::Connection, paper: &ArxivId) -> rusqlite::Result<Option<RunId>> {
     conn.query_row(
         "SELECT run FROM claims WHERE paper = ?1 AND lease_until >= ?2",
         params![paper.as_str(), now()],

@@ -88,15 +88,13 @@ impl ReviewState {
 
     /// Where a current summary stands.
     pub fn of_current(summary: &super::CurrentSummary) -> ReviewState {
-        match &summary.decided {
-            Some(decided) if decided.action == ReviewAction::Reject => ReviewState::Rejected,
-            _ => ReviewState::of(summary.status, "model"),
-        }
+        ReviewState::of(summary.status, summary.decided.as_ref().map(|d| d.action))
     }
 
-    fn of(status: Status, kind: &str) -> ReviewState {
-        match (kind, status) {
-            ("reject", _) => ReviewState::Rejected,
+    /// A summary's status, unless the person who made it current (`action`) rejected it.
+    fn of(status: Status, action: Option<ReviewAction>) -> ReviewState {
+        match (action, status) {
+            (Some(ReviewAction::Reject), _) => ReviewState::Rejected,
             (_, Status::Ok) => ReviewState::Ok,
             (_, Status::Flagged) => ReviewState::Flagged,
             (_, Status::Failed) => ReviewState::Failed,
@@ -137,12 +135,11 @@ pub struct Decided {
 impl Decided {
     /// From an attempt's `kind`, `actor` and `created_at`; `None` for the model's own attempts.
     pub(super) fn from_columns(kind: &str, actor: Option<String>, at: &str) -> Option<Decided> {
-        let action = match kind {
-            "approve" => ReviewAction::Approve,
-            "reject" => ReviewAction::Reject,
-            "edit" => ReviewAction::Edit,
-            _ => return None,
-        };
+        let action = kind
+            .parse()
+            .ok()
+            // A re-summarization leaves the model's attempt current, not a person's.
+            .filter(|action| *action != ReviewAction::Resummarize)?;
         Some(Decided {
             action,
             actor: actor.unwrap_or_default(),
@@ -344,7 +341,7 @@ impl Store {
             params![paper.as_str(), after],
         )
         .map_err(sql)?;
-        let status_after = ReviewState::of(request.summary.status, request.action.as_str());
+        let status_after = ReviewState::of(request.summary.status, Some(request.action));
         let (text_before, text_after) = match request.action {
             ReviewAction::Edit => (before.sections.clone(), sections.clone()),
             _ => (None, None),
@@ -633,7 +630,8 @@ impl Store {
         let status: Status = status
             .parse()
             .map_err(|e| self.corrupt("summary status", key, e))?;
-        Ok(ReviewState::of(status, kind))
+        // `model`, the model's own attempt, is no person's action.
+        Ok(ReviewState::of(status, kind.parse().ok()))
     }
 
     fn decision_from_row(&self, row: DecisionRow) -> Result<Decision, StoreError> {

@@ -236,6 +236,22 @@ pub enum QueueFilter {
 }
 
 impl QueueFilter {
+    pub const ALL: [QueueFilter; 4] = [
+        QueueFilter::Flagged,
+        QueueFilter::Failed,
+        QueueFilter::Pending,
+        QueueFilter::All,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueFilter::Flagged => "flagged",
+            QueueFilter::Failed => "failed",
+            QueueFilter::Pending => "pending",
+            QueueFilter::All => "all",
+        }
+    }
+
     fn keeps(self, state: Option<ReviewState>) -> bool {
         match self {
             QueueFilter::Flagged => state == Some(ReviewState::Flagged),

@@ -78,16 +78,16 @@ impl QueueQuery {
             Some(text) => Some(parse_date(text)?),
         };
         let filter = match self.status.as_deref().map(str::trim) {
-            None | Some("") | Some("pending") => QueueFilter::Pending,
-            Some("flagged") => QueueFilter::Flagged,
-            Some("failed") => QueueFilter::Failed,
-            Some("all") => QueueFilter::All,
-            Some(other) => {
-                return Err(WebError::bad_request(format!(
-                    "unknown status {:?}: expected pending, flagged, failed or all",
-                    one_line(other)
-                )))
-            }
+            None | Some("") => QueueFilter::Pending,
+            Some(name) => QueueFilter::ALL
+                .into_iter()
+                .find(|filter| filter.as_str() == name)
+                .ok_or_else(|| {
+                    WebError::bad_request(format!(
+                        "unknown status {:?}: expected pending, flagged, failed or all",
+                        one_line(name)
+                    ))
+                })?,
         };
         Ok((date, filter))
     }
@@ -116,17 +116,11 @@ pub(super) async fn queue(
             }
         })
         .collect();
-    let status = match filter {
-        QueueFilter::Pending => "pending",
-        QueueFilter::Flagged => "flagged",
-        QueueFilter::Failed => "failed",
-        QueueFilter::All => "all",
-    };
     html_page(
         "검토 대기열 (review queue)",
         "queue",
         minijinja::context! {
-            nav => ser(state.nav(&headers)), entries => rows, status => status,
+            nav => ser(state.nav(&headers)), entries => rows, status => filter.as_str(),
             date => date.map(|d| d.to_string()).unwrap_or_default(),
         },
     )

@@ -9,9 +9,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::pages::{parse_date, parse_id, QueueQuery};
-use super::{blocking, ApiError, WebError, WebState};
+use super::{actor_or, blocking, ApiError, WebError, WebState};
 use crate::paper::{ArxivId, Sections};
-use crate::review::{actor_name, Decided, ReviewError};
+use crate::review::{Decided, ReviewError};
 use crate::store::ReviewState;
 
 type ApiResult = Result<Json<Value>, ApiError>;
@@ -125,13 +125,6 @@ pub(super) async fn edit(
     decide(state, id, headers, body, Action::Edit).await
 }
 
-fn actor_of(body: &ApiDecision) -> Result<String, ReviewError> {
-    match body.actor.as_deref().map(str::trim) {
-        None | Some("") => Ok("api".to_string()),
-        Some(name) => actor_name(name),
-    }
-}
-
 async fn decide(
     State(state): State<WebState>,
     Path(id): Path<String>,
@@ -142,7 +135,7 @@ async fn decide(
     let id = parse_id(&id)?;
     state.bearer_ok(&headers)?;
     let body = body.map(|Json(body)| body).unwrap_or_default();
-    let actor = actor_of(&body)?;
+    let actor = actor_or(body.actor.as_deref(), "api")?;
     let reviewer = state.reviewer.clone();
     let paper = id.clone();
     let decided: Decided = blocking(move || {
@@ -177,7 +170,7 @@ pub(super) async fn resummarize(
     let id: ArxivId = parse_id(&id)?;
     state.bearer_ok(&headers)?;
     let body = body.map(|Json(body)| body).unwrap_or_default();
-    let actor = actor_of(&body)?;
+    let actor = actor_or(body.actor.as_deref(), "api")?;
     let stages = state
         .stages
         .clone()

@@ -31,7 +31,7 @@ pub use auth::{ServeToken, UnusableToken};
 
 use crate::pipeline::{PipelineError, Shutdown, Stages};
 use crate::render::html::HtmlError;
-use crate::review::{ReviewError, Reviewer};
+use crate::review::{actor_name, ReviewError, Reviewer};
 use crate::store::DecideError;
 use auth::{Bearer, Session, Sessions};
 
@@ -281,6 +281,14 @@ impl WebState {
             csrf: session.map(|s| s.csrf).unwrap_or_default(),
             writes_enabled: self.token.is_some(),
         }
+    }
+}
+
+/// Who a write is recorded as: `name` as the trail keeps it, or `default` when none is given.
+fn actor_or(name: Option<&str>, default: &str) -> Result<String, ReviewError> {
+    match name.map(str::trim) {
+        None | Some("") => Ok(default.to_string()),
+        Some(name) => actor_name(name),
     }
 }
 

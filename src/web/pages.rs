@@ -9,12 +9,12 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::views::{self, paper_path, segments, Segment};
-use super::{auth, blocking, PageError, WebError, WebState};
+use super::{actor_or, auth, blocking, PageError, WebError, WebState};
 use crate::paper::{ArxivId, Sections};
 use crate::render::digest::DigestEntry;
 use crate::render::html;
 use crate::render::text::one_line;
-use crate::review::{actor_name, PaperReview, ReviewError};
+use crate::review::{PaperReview, ReviewError};
 use crate::store::{QueueFilter, ReviewState};
 
 type PageResult = Result<Response, PageError>;
@@ -423,10 +423,7 @@ pub(super) async fn login(
             Some("wrong token"),
         );
     }
-    let actor = match form.name.trim() {
-        "" => "web".to_string(),
-        name => actor_name(name).map_err(WebError::from)?,
-    };
+    let actor = actor_or(Some(&form.name), "web")?;
     tracing::info!(%actor, "logged in");
     let session = state.sessions.open(actor);
     Ok((

@@ -203,6 +203,15 @@ impl WebError {
         }
     }
 
+    /// The answer's status, with the error logged when it is the server's.
+    fn logged_status(&self) -> StatusCode {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        status
+    }
+
     fn unauthorized(message: &str) -> WebError {
         WebError::Status(StatusCode::UNAUTHORIZED, message.to_string())
     }
@@ -313,10 +322,7 @@ impl<E: Into<WebError>> From<E> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let status = self.0.status();
-        if status.is_server_error() {
-            tracing::error!(error = %self.0, "request failed");
-        }
+        let status = self.0.logged_status();
         let body = pages::message_page(status, &self.0.to_string());
         (status, Html(body)).into_response()
     }
@@ -333,10 +339,7 @@ impl<E: Into<WebError>> From<E> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.0.status();
-        if status.is_server_error() {
-            tracing::error!(error = %self.0, "request failed");
-        }
+        let status = self.0.logged_status();
         let body = axum::Json(serde_json::json!({ "error": self.0.to_string() }));
         let mut response = (status, body).into_response();
         if status == StatusCode::UNAUTHORIZED {

@@ -29,10 +29,11 @@ use tracing::Level;
 
 pub use auth::{ServeToken, UnusableToken};
 
+use crate::paper::{ArxivId, Sections};
 use crate::pipeline::{PipelineError, Shutdown, Stages};
 use crate::render::html::HtmlError;
-use crate::review::{actor_name, ReviewError, Reviewer};
-use crate::store::DecideError;
+use crate::review::{actor_name, Decided, ReviewError, Reviewer};
+use crate::store::{DecideError, PublishRecord};
 use auth::{Bearer, Session, Sessions};
 
 /// Largest request body taken (an edit's three sections and a note fit many times over).
@@ -81,6 +82,13 @@ impl WebState {
             sessions: Sessions::default(),
         }
     }
+}
+
+/// A person's decision on a paper's current summary, from a page's form or the API.
+enum Change {
+    Approve,
+    Reject,
+    Edit(Sections),
 }
 
 /// Reads are open without a login only on a loopback address (`127.0.0.0/8`, `::1`).
@@ -281,6 +289,36 @@ impl WebState {
             ));
         }
         Ok(session)
+    }
+
+    /// Takes a person's decision (off the async runtime), then publishes the paper's days: what
+    /// a target failed to get is recorded there, for the next run or `publish` to send.
+    async fn decide(
+        &self,
+        id: &ArxivId,
+        change: Change,
+        actor: String,
+        note: Option<String>,
+        seen: Option<i64>,
+    ) -> Result<(Decided, Vec<PublishRecord>), WebError> {
+        let reviewer = self.reviewer.clone();
+        let paper = id.clone();
+        let decided = blocking(move || {
+            let note = note.as_deref();
+            match change {
+                Change::Approve => reviewer.approve(&paper, &actor, note, seen),
+                Change::Reject => reviewer.reject(&paper, &actor, note, seen),
+                Change::Edit(sections) => reviewer.edit(&paper, sections, &actor, note, seen),
+            }
+        })
+        .await?;
+        let published = self.reviewer.publish(id).await?;
+        Ok((decided, published))
+    }
+
+    /// The summarize stage for a re-summarization, or why the model is unavailable.
+    fn stages(&self) -> Result<Arc<Stages>, ReviewError> {
+        self.stages.clone().map_err(ReviewError::ModelUnavailable)
     }
 
     fn nav(&self, headers: &HeaderMap) -> views::Nav {

@@ -342,8 +342,8 @@ async fn edit(
     if decision.status_after == Some(ReviewState::Ok) {
         return published(ctx.out, &reviewer, &id).await;
     }
-    let review = reviewer.paper(&id)?;
-    for reason in review.current.iter().flat_map(|c| &c.reasons) {
+    let current = reviewer.store.current(&id)?;
+    for reason in current.iter().flat_map(|c| &c.reasons) {
         writeln!(ctx.out, "    - {}", one_line(reason))?;
     }
     writeln!(

@@ -23,22 +23,42 @@ const NAV: &str = "nav.html";
 
 /// The built-in templates, parsed once; they are constants rendered by this module's tests.
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|_| AutoEscape::Html);
-    for (name, source) in [
+    environment(&[
         (PAGE, include_str!("../../templates/page.html")),
         (DAY, include_str!("../../templates/day.html")),
         (INDEX, include_str!("../../templates/index.html")),
         (NAV, include_str!("../../templates/nav.html")),
-    ] {
+    ])
+});
+
+/// Built-in `(name, source)` templates as every HTML output renders them: undefined values are
+/// errors, every value is HTML-escaped.
+pub(crate) fn environment(templates: &[(&'static str, &'static str)]) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::Html);
+    for &(name, source) in templates {
         if let Err(error) = env.add_template(name, source) {
             // A defect of the build, caught by the tests; the page then says so instead of crashing.
             tracing::error!(%error, template = name, "a built-in HTML template does not parse");
         }
     }
     env
-});
+}
+
+/// Template `name` of `env` rendered with `context`.
+pub(crate) fn render_with(
+    env: &Environment<'_>,
+    name: &'static str,
+    context: minijinja::Value,
+) -> Result<String, HtmlError> {
+    env.get_template(name)
+        .and_then(|t| t.render(context))
+        .map_err(|e| HtmlError {
+            template: name,
+            message: e.to_string(),
+        })
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot render the HTML template {template}: {message}")]
@@ -50,7 +70,8 @@ pub struct HtmlError {
 /// A whole HTML document: `title` (escaped) around `body` (already HTML, from this module),
 /// announcing an Atom feed at `feed_href` (relative or absolute) when there is one.
 pub fn page(title: &str, body: &str, feed_href: Option<&str>) -> Result<String, HtmlError> {
-    render(
+    render_with(
+        &TEMPLATES,
         PAGE,
         minijinja::context! {
             title => text::one_line(title),
@@ -80,7 +101,8 @@ pub fn index(title: &str, days: &[IndexDay], feed_href: Option<&str>) -> Result<
             ..day.clone()
         })
         .collect();
-    render(
+    render_with(
+        &TEMPLATES,
         INDEX,
         minijinja::context! {
             title => text::one_line(title),
@@ -92,7 +114,8 @@ pub fn index(title: &str, days: &[IndexDay], feed_href: Option<&str>) -> Result<
 
 /// A `<nav>` with one link (a day page's way back to the index).
 pub fn back_link(href: &str, label: &str) -> Result<String, HtmlError> {
-    render(
+    render_with(
+        &TEMPLATES,
         NAV,
         minijinja::context! { href => text::one_line(href), label => text::one_line(label) },
     )
@@ -110,7 +133,8 @@ pub fn day(
         .filter_map(|entry| PaperView::of(entry, include_flagged))
         .collect();
     let held = entries.len() - papers.len();
-    render(
+    render_with(
+        &TEMPLATES,
         DAY,
         minijinja::context! {
             date => date.to_string(),
@@ -124,16 +148,6 @@ pub fn day(
 /// The anchor of a paper on a day's page: `p-2409.13346` (old-style IDs: `/` as `-`).
 pub fn anchor(id: &crate::paper::ArxivId) -> String {
     format!("p-{}", id.as_str().replace('/', "-"))
-}
-
-fn render(template: &'static str, context: minijinja::Value) -> Result<String, HtmlError> {
-    TEMPLATES
-        .get_template(template)
-        .and_then(|t| t.render(context))
-        .map_err(|e| HtmlError {
-            template,
-            message: e.to_string(),
-        })
 }
 
 #[derive(Serialize)]

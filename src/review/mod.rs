@@ -97,6 +97,16 @@ pub enum ReviewError {
     ModelUnavailable(String),
 }
 
+impl ReviewError {
+    fn not_applicable(paper: &ArxivId, action: ReviewAction, why: &str) -> ReviewError {
+        ReviewError::NotApplicable {
+            paper: paper.clone(),
+            action,
+            why: why.to_string(),
+        }
+    }
+}
+
 /// Everything a reviewer reads about one paper.
 #[derive(Debug, Clone, Serialize)]
 pub struct PaperReview {
@@ -151,10 +161,7 @@ pub fn note_text(raw: Option<&str>) -> Option<String> {
 impl Reviewer {
     /// The paper, its current summary with the marked terms, its history and its trail.
     pub fn paper(&self, id: &ArxivId) -> Result<PaperReview, ReviewError> {
-        let paper = self
-            .store
-            .paper(id)?
-            .ok_or_else(|| ReviewError::UnknownPaper(id.clone()))?;
+        let paper = self.known_paper(id)?;
         let current = self.store.current(id)?;
         let marks = current
             .as_ref()
@@ -182,11 +189,7 @@ impl Reviewer {
     ) -> Result<Decided, ReviewError> {
         let action = ReviewAction::Approve;
         let (paper, current) = self.current(id, seen)?;
-        let not = |why: &str| ReviewError::NotApplicable {
-            paper: id.clone(),
-            action,
-            why: why.to_string(),
-        };
+        let not = |why| ReviewError::not_applicable(id, action, why);
         match ReviewState::of_current(&current) {
             ReviewState::Ok => return Err(not("it is already published (ok)")),
             ReviewState::Failed => {
@@ -234,11 +237,11 @@ impl Reviewer {
         let action = ReviewAction::Reject;
         let (_, current) = self.current(id, seen)?;
         if ReviewState::of_current(&current) == ReviewState::Rejected {
-            return Err(ReviewError::NotApplicable {
-                paper: id.clone(),
+            return Err(ReviewError::not_applicable(
+                id,
                 action,
-                why: "it is already rejected".to_string(),
-            });
+                "it is already rejected",
+            ));
         }
         let status = match current.sections {
             Some(_) => Status::Flagged,
@@ -276,11 +279,11 @@ impl Reviewer {
             performance_highlights: sections.performance_highlights.trim().to_string(),
         };
         if current.sections.as_ref() == Some(&sections) {
-            return Err(ReviewError::NotApplicable {
-                paper: id.clone(),
+            return Err(ReviewError::not_applicable(
+                id,
                 action,
-                why: "the text is the same as the current summary".to_string(),
-            });
+                "the text is the same as the current summary",
+            ));
         }
         let mut refused: Vec<String> = shape::check_sections(&sections, &self.checks.shape)
             .into_iter()
@@ -336,10 +339,7 @@ impl Reviewer {
         actor: &str,
         note: Option<&str>,
     ) -> Result<Resummarized, ReviewError> {
-        let paper = self
-            .store
-            .paper(id)?
-            .ok_or_else(|| ReviewError::UnknownPaper(id.clone()))?;
+        let paper = self.known_paper(id)?;
         if let Some(run) = self.store.claimed_by(id)? {
             return Err(DecideError::InProgress {
                 paper: id.clone(),
@@ -364,16 +364,20 @@ impl Reviewer {
         Ok(Resummarized { decision, run })
     }
 
+    /// The stored paper, or why there is none.
+    fn known_paper(&self, id: &ArxivId) -> Result<Paper, ReviewError> {
+        self.store
+            .paper(id)?
+            .ok_or_else(|| ReviewError::UnknownPaper(id.clone()))
+    }
+
     /// The paper and its current summary; `seen` must still be current when given.
     fn current(
         &self,
         id: &ArxivId,
         seen: Option<i64>,
     ) -> Result<(Paper, CurrentSummary), ReviewError> {
-        let paper = self
-            .store
-            .paper(id)?
-            .ok_or_else(|| ReviewError::UnknownPaper(id.clone()))?;
+        let paper = self.known_paper(id)?;
         let current = self
             .store
             .current(id)?

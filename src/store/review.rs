@@ -88,15 +88,13 @@ impl ReviewState {
 
     /// Where a current summary stands.
     pub fn of_current(summary: &super::CurrentSummary) -> ReviewState {
-        match &summary.decided {
-            Some(decided) if decided.action == ReviewAction::Reject => ReviewState::Rejected,
-            _ => ReviewState::of(summary.status, "model"),
-        }
+        ReviewState::of(summary.status, summary.decided.as_ref().map(|d| d.action))
     }
 
-    fn of(status: Status, kind: &str) -> ReviewState {
-        match (kind, status) {
-            ("reject", _) => ReviewState::Rejected,
+    /// A summary's status, unless the person who made it current (`action`) rejected it.
+    fn of(status: Status, action: Option<ReviewAction>) -> ReviewState {
+        match (action, status) {
+            (Some(ReviewAction::Reject), _) => ReviewState::Rejected,
             (_, Status::Ok) => ReviewState::Ok,
             (_, Status::Flagged) => ReviewState::Flagged,
             (_, Status::Failed) => ReviewState::Failed,
@@ -137,12 +135,11 @@ pub struct Decided {
 impl Decided {
     /// From an attempt's `kind`, `actor` and `created_at`; `None` for the model's own attempts.
     pub(super) fn from_columns(kind: &str, actor: Option<String>, at: &str) -> Option<Decided> {
-        let action = match kind {
-            "approve" => ReviewAction::Approve,
-            "reject" => ReviewAction::Reject,
-            "edit" => ReviewAction::Edit,
-            _ => return None,
-        };
+        let action = kind
+            .parse()
+            .ok()
+            // A re-summarization leaves the model's attempt current, not a person's.
+            .filter(|action| *action != ReviewAction::Resummarize)?;
         Some(Decided {
             action,
             actor: actor.unwrap_or_default(),
@@ -239,6 +236,22 @@ pub enum QueueFilter {
 }
 
 impl QueueFilter {
+    pub const ALL: [QueueFilter; 4] = [
+        QueueFilter::Flagged,
+        QueueFilter::Failed,
+        QueueFilter::Pending,
+        QueueFilter::All,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueFilter::Flagged => "flagged",
+            QueueFilter::Failed => "failed",
+            QueueFilter::Pending => "pending",
+            QueueFilter::All => "all",
+        }
+    }
+
     fn keeps(self, state: Option<ReviewState>) -> bool {
         match self {
             QueueFilter::Flagged => state == Some(ReviewState::Flagged),
@@ -319,7 +332,7 @@ impl Store {
                 found: before.attempt,
             });
         }
-        let status_before = self.state_of(paper, &before.status, &before.kind)?;
+        let status_before = self.state_of(paper.as_str(), &before.status, &before.kind)?;
         tx.execute(
             "INSERT INTO attempts (run, paper, created_at, model, prompt_version, abstract_hash,
                 status, sections, reasons, error, prompt_tokens, completion_tokens, cost_usd,
@@ -344,7 +357,7 @@ impl Store {
             params![paper.as_str(), after],
         )
         .map_err(sql)?;
-        let status_after = ReviewState::of(request.summary.status, request.action.as_str());
+        let status_after = ReviewState::of(request.summary.status, Some(request.action));
         let (text_before, text_after) = match request.action {
             ReviewAction::Edit => (before.sections.clone(), sections.clone()),
             _ => (None, None),
@@ -367,7 +380,7 @@ impl Store {
         .map_err(sql)?;
         tx.commit().map_err(sql)?;
         drop(conn);
-        self.decision(id)
+        Ok(self.decision(id)?)
     }
 
     /// Records a re-summarization a person asked for, once the summarize stage has run: the
@@ -394,14 +407,14 @@ impl Store {
                 )
                 .optional()
                 .map_err(sql)?;
-            row.map(|(status, kind)| self.state_of(paper, &status, &kind))
+            row.map(|(status, kind)| self.state_of(paper.as_str(), &status, &kind))
                 .transpose()
         };
         let status_before = before.map(state_of_attempt).transpose()?.flatten();
         let after = current_state(&tx, paper).map_err(sql)?;
         let status_after = after
             .as_ref()
-            .map(|now| self.state_of(paper, &now.status, &now.kind))
+            .map(|now| self.state_of(paper.as_str(), &now.status, &now.kind))
             .transpose()?;
         let id = insert_decision(
             &tx,
@@ -421,17 +434,10 @@ impl Store {
         .map_err(sql)?;
         tx.commit().map_err(sql)?;
         drop(conn);
-        self.decision(id).map_err(|e| match e {
-            DecideError::Store(e) => e,
-            other => StoreError::Sql {
-                path: self.path.clone(),
-                operation,
-                message: other.to_string(),
-            },
-        })
+        self.decision(id)
     }
 
-    fn decision(&self, id: i64) -> Result<Decision, DecideError> {
+    fn decision(&self, id: i64) -> Result<Decision, StoreError> {
         let operation = format!("reading review decision {id}");
         let row = self
             .conn()
@@ -441,7 +447,7 @@ impl Store {
                 DecisionRow::read,
             )
             .map_err(self.sql_error(operation))?;
-        Ok(self.decision_from_row(row)?)
+        self.decision_from_row(row)
     }
 
     /// Every decision taken on a paper, oldest first.
@@ -545,7 +551,7 @@ impl Store {
         for row in rows {
             let key = row.id.as_str();
             let state = match (&row.status, &row.kind) {
-                (Some(status), Some(kind)) => Some(self.state_of_str(key, status, kind)?),
+                (Some(status), Some(kind)) => Some(self.state_of(key, status, kind)?),
                 _ => None,
             };
             if !filter.keeps(state) {
@@ -633,24 +639,15 @@ impl Store {
     /// The run holding a live claim on the paper, if one does (it is summarizing it now).
     pub fn claimed_by(&self, paper: &ArxivId) -> Result<Option<RunId>, StoreError> {
         let conn = self.conn();
-        live_claim_conn(&conn, paper)
-            .map_err(self.sql_error(format!("reading the claim on {paper}")))
+        live_claim(&conn, paper).map_err(self.sql_error(format!("reading the claim on {paper}")))
     }
 
-    fn state_of(
-        &self,
-        paper: &ArxivId,
-        status: &str,
-        kind: &str,
-    ) -> Result<ReviewState, StoreError> {
-        self.state_of_str(paper.as_str(), status, kind)
-    }
-
-    fn state_of_str(&self, key: &str, status: &str, kind: &str) -> Result<ReviewState, StoreError> {
+    fn state_of(&self, key: &str, status: &str, kind: &str) -> Result<ReviewState, StoreError> {
         let status: Status = status
             .parse()
             .map_err(|e| self.corrupt("summary status", key, e))?;
-        Ok(ReviewState::of(status, kind))
+        // `model`, the model's own attempt, is no person's action.
+        Ok(ReviewState::of(status, kind.parse().ok()))
     }
 
     fn decision_from_row(&self, row: DecisionRow) -> Result<Decision, StoreError> {
@@ -707,14 +704,7 @@ fn current_state(tx: &Transaction<'_>, paper: &ArxivId) -> rusqlite::Result<Opti
     .optional()
 }
 
-fn live_claim(tx: &Transaction<'_>, paper: &ArxivId) -> rusqlite::Result<Option<RunId>> {
-    live_claim_conn(tx, paper)
-}
-
-fn live_claim_conn(
-    conn: &rusqlite::Connection,
-    paper: &ArxivId,
-) -> rusqlite::Result<Option<RunId>> {
+fn live_claim(conn: &rusqlite::Connection, paper: &ArxivId) -> rusqlite::Result<Option<RunId>> {
     conn.query_row(
         "SELECT run FROM claims WHERE paper = ?1 AND lease_until >= ?2",
         params![paper.as_str(), now()],

@@ -9,9 +9,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::pages::{parse_date, parse_id, QueueQuery};
-use super::{blocking, ApiError, WebError, WebState};
+use super::{actor_or, blocking, ApiError, Change, WebError, WebState};
 use crate::paper::{ArxivId, Sections};
-use crate::review::{actor_name, Decided, ReviewError};
+use crate::review::ReviewError;
 use crate::store::ReviewState;
 
 type ApiResult = Result<Json<Value>, ApiError>;
@@ -91,20 +91,13 @@ pub(super) struct ApiDecision {
     sections: Option<Sections>,
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Action {
-    Approve,
-    Reject,
-    Edit,
-}
-
 pub(super) async fn approve(
     state: State<WebState>,
     id: Path<String>,
     headers: HeaderMap,
     body: Option<Json<ApiDecision>>,
 ) -> ApiResult {
-    decide(state, id, headers, body, Action::Approve).await
+    decide(state, id, headers, body, |_| Ok(Change::Approve)).await
 }
 
 pub(super) async fn reject(
@@ -113,7 +106,7 @@ pub(super) async fn reject(
     headers: HeaderMap,
     body: Option<Json<ApiDecision>>,
 ) -> ApiResult {
-    decide(state, id, headers, body, Action::Reject).await
+    decide(state, id, headers, body, |_| Ok(Change::Reject)).await
 }
 
 pub(super) async fn edit(
@@ -122,14 +115,15 @@ pub(super) async fn edit(
     headers: HeaderMap,
     body: Option<Json<ApiDecision>>,
 ) -> ApiResult {
-    decide(state, id, headers, body, Action::Edit).await
-}
-
-fn actor_of(body: &ApiDecision) -> Result<String, ReviewError> {
-    match body.actor.as_deref().map(str::trim) {
-        None | Some("") => Ok("api".to_string()),
-        Some(name) => actor_name(name),
-    }
+    decide(state, id, headers, body, |sections| {
+        sections.map(Change::Edit).ok_or_else(|| {
+            ReviewError::BadInput(
+                "an edit needs \"sections\": {\"whats_new\", \"technical_details\", \"performance_highlights\"}"
+                    .to_string(),
+            )
+        })
+    })
+    .await
 }
 
 async fn decide(
@@ -137,30 +131,16 @@ async fn decide(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Option<Json<ApiDecision>>,
-    action: Action,
+    change: fn(Option<Sections>) -> Result<Change, ReviewError>,
 ) -> ApiResult {
     let id = parse_id(&id)?;
     state.bearer_ok(&headers)?;
     let body = body.map(|Json(body)| body).unwrap_or_default();
-    let actor = actor_of(&body)?;
-    let reviewer = state.reviewer.clone();
-    let paper = id.clone();
-    let decided: Decided = blocking(move || {
-        let note = body.note.as_deref();
-        match (action, body.sections) {
-            (Action::Approve, _) => reviewer.approve(&id, &actor, note, body.attempt),
-            (Action::Reject, _) => reviewer.reject(&id, &actor, note, body.attempt),
-            (Action::Edit, Some(sections)) => {
-                reviewer.edit(&id, sections, &actor, note, body.attempt)
-            }
-            (Action::Edit, None) => Err(ReviewError::BadInput(
-                "an edit needs \"sections\": {\"whats_new\", \"technical_details\", \"performance_highlights\"}"
-                    .to_string(),
-            )),
-        }
-    })
-    .await?;
-    let published = state.reviewer.publish(&paper).await?;
+    let actor = actor_or(body.actor.as_deref(), "api")?;
+    let change = change(body.sections)?;
+    let (decided, published) = state
+        .decide(&id, change, actor, body.note, body.attempt)
+        .await?;
     Ok(Json(json!({
         "decision": decided.decision,
         "digests_rendered": decided.digests.len(),
@@ -177,11 +157,8 @@ pub(super) async fn resummarize(
     let id: ArxivId = parse_id(&id)?;
     state.bearer_ok(&headers)?;
     let body = body.map(|Json(body)| body).unwrap_or_default();
-    let actor = actor_of(&body)?;
-    let stages = state
-        .stages
-        .clone()
-        .map_err(|why| WebError::Review(ReviewError::ModelUnavailable(why)))?;
+    let actor = actor_or(body.actor.as_deref(), "api")?;
+    let stages = state.stages()?;
     let done = state
         .reviewer
         .resummarize(&stages, &id, &actor, body.note.as_deref())

@@ -26,7 +26,7 @@ pub(super) const SESSION_COOKIE: &str = "pd_session";
 /// The login form's own CSRF cookie (double submit: there is no session yet).
 pub(super) const LOGIN_COOKIE: &str = "pd_login";
 /// How long a login lasts.
-const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
+pub(super) const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 /// How long a login form may be left open.
 pub(super) const LOGIN_FORM_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// Sessions kept at most; the oldest go first (a bound on what repeated logins can hold).

@@ -29,10 +29,11 @@ use tracing::Level;
 
 pub use auth::{ServeToken, UnusableToken};
 
+use crate::paper::{ArxivId, Sections};
 use crate::pipeline::{PipelineError, Shutdown, Stages};
 use crate::render::html::HtmlError;
-use crate::review::{ReviewError, Reviewer};
-use crate::store::DecideError;
+use crate::review::{actor_name, Decided, ReviewError, Reviewer};
+use crate::store::{DecideError, PublishRecord};
 use auth::{Bearer, Session, Sessions};
 
 /// Largest request body taken (an edit's three sections and a note fit many times over).
@@ -81,6 +82,13 @@ impl WebState {
             sessions: Sessions::default(),
         }
     }
+}
+
+/// A person's decision on a paper's current summary, from a page's form or the API.
+enum Change {
+    Approve,
+    Reject,
+    Edit(Sections),
 }
 
 /// Reads are open without a login only on a loopback address (`127.0.0.0/8`, `::1`).
@@ -203,6 +211,15 @@ impl WebError {
         }
     }
 
+    /// The answer's status, with the error logged when it is the server's.
+    fn logged_status(&self) -> StatusCode {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        status
+    }
+
     fn unauthorized(message: &str) -> WebError {
         WebError::Status(StatusCode::UNAUTHORIZED, message.to_string())
     }
@@ -274,6 +291,36 @@ impl WebState {
         Ok(session)
     }
 
+    /// Takes a person's decision (off the async runtime), then publishes the paper's days: what
+    /// a target failed to get is recorded there, for the next run or `publish` to send.
+    async fn decide(
+        &self,
+        id: &ArxivId,
+        change: Change,
+        actor: String,
+        note: Option<String>,
+        seen: Option<i64>,
+    ) -> Result<(Decided, Vec<PublishRecord>), WebError> {
+        let reviewer = self.reviewer.clone();
+        let paper = id.clone();
+        let decided = blocking(move || {
+            let note = note.as_deref();
+            match change {
+                Change::Approve => reviewer.approve(&paper, &actor, note, seen),
+                Change::Reject => reviewer.reject(&paper, &actor, note, seen),
+                Change::Edit(sections) => reviewer.edit(&paper, sections, &actor, note, seen),
+            }
+        })
+        .await?;
+        let published = self.reviewer.publish(id).await?;
+        Ok((decided, published))
+    }
+
+    /// The summarize stage for a re-summarization, or why the model is unavailable.
+    fn stages(&self) -> Result<Arc<Stages>, ReviewError> {
+        self.stages.clone().map_err(ReviewError::ModelUnavailable)
+    }
+
     fn nav(&self, headers: &HeaderMap) -> views::Nav {
         let session = self.session(headers).map(|(_, s)| s);
         views::Nav {
@@ -281,6 +328,14 @@ impl WebState {
             csrf: session.map(|s| s.csrf).unwrap_or_default(),
             writes_enabled: self.token.is_some(),
         }
+    }
+}
+
+/// Who a write is recorded as: `name` as the trail keeps it, or `default` when none is given.
+fn actor_or(name: Option<&str>, default: &str) -> Result<String, ReviewError> {
+    match name.map(str::trim) {
+        None | Some("") => Ok(default.to_string()),
+        Some(name) => actor_name(name),
     }
 }
 
@@ -305,10 +360,7 @@ impl<E: Into<WebError>> From<E> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let status = self.0.status();
-        if status.is_server_error() {
-            tracing::error!(error = %self.0, "request failed");
-        }
+        let status = self.0.logged_status();
         let body = pages::message_page(status, &self.0.to_string());
         (status, Html(body)).into_response()
     }
@@ -325,10 +377,7 @@ impl<E: Into<WebError>> From<E> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.0.status();
-        if status.is_server_error() {
-            tracing::error!(error = %self.0, "request failed");
-        }
+        let status = self.0.logged_status();
         let body = axum::Json(serde_json::json!({ "error": self.0.to_string() }));
         let mut response = (status, body).into_response();
         if status == StatusCode::UNAUTHORIZED {

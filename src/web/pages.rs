@@ -9,12 +9,12 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::views::{self, paper_path, segments, Segment};
-use super::{auth, blocking, PageError, WebError, WebState};
+use super::{actor_or, auth, blocking, Change, PageError, WebError, WebState};
 use crate::paper::{ArxivId, Sections};
 use crate::render::digest::DigestEntry;
 use crate::render::html;
 use crate::render::text::one_line;
-use crate::review::{actor_name, PaperReview, ReviewError};
+use crate::review::{PaperReview, ReviewError};
 use crate::store::{QueueFilter, ReviewState};
 
 type PageResult = Result<Response, PageError>;
@@ -78,16 +78,16 @@ impl QueueQuery {
             Some(text) => Some(parse_date(text)?),
         };
         let filter = match self.status.as_deref().map(str::trim) {
-            None | Some("") | Some("pending") => QueueFilter::Pending,
-            Some("flagged") => QueueFilter::Flagged,
-            Some("failed") => QueueFilter::Failed,
-            Some("all") => QueueFilter::All,
-            Some(other) => {
-                return Err(WebError::bad_request(format!(
-                    "unknown status {:?}: expected pending, flagged, failed or all",
-                    one_line(other)
-                )))
-            }
+            None | Some("") => QueueFilter::Pending,
+            Some(name) => QueueFilter::ALL
+                .into_iter()
+                .find(|filter| filter.as_str() == name)
+                .ok_or_else(|| {
+                    WebError::bad_request(format!(
+                        "unknown status {:?}: expected pending, flagged, failed or all",
+                        one_line(name)
+                    ))
+                })?,
         };
         Ok((date, filter))
     }
@@ -116,17 +116,11 @@ pub(super) async fn queue(
             }
         })
         .collect();
-    let status = match filter {
-        QueueFilter::Pending => "pending",
-        QueueFilter::Flagged => "flagged",
-        QueueFilter::Failed => "failed",
-        QueueFilter::All => "all",
-    };
     html_page(
         "검토 대기열 (review queue)",
         "queue",
         minijinja::context! {
-            nav => ser(state.nav(&headers)), entries => rows, status => status,
+            nav => ser(state.nav(&headers)), entries => rows, status => filter.as_str(),
             date => date.map(|d| d.to_string()).unwrap_or_default(),
         },
     )
@@ -204,13 +198,15 @@ impl DecisionForm {
             }),
         }
     }
-}
 
-#[derive(Debug, Clone, Copy)]
-enum FormAction {
-    Approve,
-    Reject,
-    Edit,
+    /// An edit's text; a field left out is empty.
+    fn sections(&self) -> Sections {
+        Sections {
+            whats_new: self.whats_new.clone().unwrap_or_default(),
+            technical_details: self.technical_details.clone().unwrap_or_default(),
+            performance_highlights: self.performance_highlights.clone().unwrap_or_default(),
+        }
+    }
 }
 
 pub(super) async fn approve(
@@ -219,7 +215,7 @@ pub(super) async fn approve(
     headers: HeaderMap,
     form: Form<DecisionForm>,
 ) -> PageResult {
-    decide(state, id, headers, form, FormAction::Approve).await
+    decide(state, id, headers, form, Change::Approve).await
 }
 
 pub(super) async fn reject(
@@ -228,7 +224,7 @@ pub(super) async fn reject(
     headers: HeaderMap,
     form: Form<DecisionForm>,
 ) -> PageResult {
-    decide(state, id, headers, form, FormAction::Reject).await
+    decide(state, id, headers, form, Change::Reject).await
 }
 
 pub(super) async fn edit(
@@ -237,7 +233,8 @@ pub(super) async fn edit(
     headers: HeaderMap,
     form: Form<DecisionForm>,
 ) -> PageResult {
-    decide(state, id, headers, form, FormAction::Edit).await
+    let change = Change::Edit(form.sections());
+    decide(state, id, headers, form, change).await
 }
 
 async fn decide(
@@ -245,38 +242,21 @@ async fn decide(
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(form): Form<DecisionForm>,
-    action: FormAction,
+    change: Change,
 ) -> PageResult {
     let id = parse_id(&id)?;
     let session = state.form_session(&headers, &form.csrf)?;
     let seen = form.seen()?;
-    let draft = match action {
-        FormAction::Edit => Some(Sections {
-            whats_new: form.whats_new.clone().unwrap_or_default(),
-            technical_details: form.technical_details.clone().unwrap_or_default(),
-            performance_highlights: form.performance_highlights.clone().unwrap_or_default(),
-        }),
-        _ => None,
+    // A refused edit comes back with the person's text.
+    let draft = match &change {
+        Change::Edit(sections) => Some(sections.clone()),
+        Change::Approve | Change::Reject => None,
     };
-    let reviewer = state.reviewer.clone();
-    let key = id.clone();
-    let note = form.note.clone();
-    let sections = draft.clone();
-    let decided = blocking(move || {
-        let actor = session.actor;
-        let note = note.as_deref();
-        match (action, sections) {
-            (FormAction::Approve, _) => reviewer.approve(&key, &actor, note, seen),
-            (FormAction::Reject, _) => reviewer.reject(&key, &actor, note, seen),
-            (FormAction::Edit, Some(sections)) => reviewer.edit(&key, sections, &actor, note, seen),
-            (FormAction::Edit, None) => Err(ReviewError::BadInput("an edit needs its text".into())),
-        }
-    })
-    .await;
-    match decided {
-        Ok(decided) => {
-            // What a target failed to get is recorded and reported by the next run or `publish`.
-            state.reviewer.publish(&id).await?;
+    match state
+        .decide(&id, change, session.actor, form.note, seen)
+        .await
+    {
+        Ok((decided, _)) => {
             let done = decided.decision.action.as_str();
             Ok(Redirect::to(&format!("{}?done={done}", paper_path(&id))).into_response())
         }
@@ -313,14 +293,14 @@ pub(super) async fn resummarize(
 ) -> PageResult {
     let id = parse_id(&id)?;
     let session = state.form_session(&headers, &form.csrf)?;
-    let result = match state.stages.clone() {
+    let result = match state.stages() {
         Ok(stages) => {
             state
                 .reviewer
                 .resummarize(&stages, &id, &session.actor, form.note.as_deref())
                 .await
         }
-        Err(why) => Err(ReviewError::ModelUnavailable(why)),
+        Err(error) => Err(error),
     };
     match result {
         Ok(_) => Ok(Redirect::to(&format!("{}?done=resummarize", paper_path(&id))).into_response()),
@@ -429,21 +409,14 @@ pub(super) async fn login(
             Some("wrong token"),
         );
     }
-    let actor = match form.name.trim() {
-        "" => "web".to_string(),
-        name => actor_name(name).map_err(WebError::from)?,
-    };
+    let actor = actor_or(Some(&form.name), "web")?;
     tracing::info!(%actor, "logged in");
     let session = state.sessions.open(actor);
     Ok((
         AppendHeaders([
             (
                 SET_COOKIE,
-                auth::set_cookie(
-                    auth::SESSION_COOKIE,
-                    &session,
-                    std::time::Duration::from_secs(12 * 60 * 60),
-                ),
+                auth::set_cookie(auth::SESSION_COOKIE, &session, auth::SESSION_LIFETIME),
             ),
             (SET_COOKIE, auth::clear_cookie(auth::LOGIN_COOKIE)),
         ]),

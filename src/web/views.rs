@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use minijinja::Environment;
 use serde::Serialize;
 
 use crate::checks::identity::TermMarks;
@@ -26,18 +26,8 @@ const TEMPLATES_LIST: [(&str, &str); 7] = [
     ),
 ];
 
-static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|_| AutoEscape::Html);
-    for (name, source) in TEMPLATES_LIST {
-        if let Err(error) = env.add_template(name, source) {
-            // A defect of the build, caught by the tests; the page then says so instead of crashing.
-            tracing::error!(%error, template = name, "a built-in review template does not parse");
-        }
-    }
-    env
-});
+static TEMPLATES: LazyLock<Environment<'static>> =
+    LazyLock::new(|| html::environment(&TEMPLATES_LIST));
 
 /// Who is looking, for the navigation bar and the forms.
 #[derive(Debug, Clone, Serialize)]
@@ -56,13 +46,7 @@ pub(super) fn page(
     name: &'static str,
     context: minijinja::Value,
 ) -> Result<String, HtmlError> {
-    let body = TEMPLATES
-        .get_template(name)
-        .and_then(|t| t.render(context))
-        .map_err(|e| HtmlError {
-            template: name,
-            message: e.to_string(),
-        })?;
+    let body = html::render_with(&TEMPLATES, name, context)?;
     html::page(title, &body, None)
 }
 

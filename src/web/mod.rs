@@ -38,7 +38,7 @@ use auth::{Bearer, Session, Sessions};
 
 /// Largest request body taken (an edit's three sections and a note fit many times over).
 const BODY_LIMIT: usize = 256 * 1024;
-/// Reads and quick decisions answer within this; a re-summarization waits for the model.
+/// Reads and logins answer within this; decisions and re-summarizations are bounded by their clients.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Content-Security-Policy of every answer: nothing but the page's own inline style, images over
@@ -103,25 +103,27 @@ pub fn router(state: WebState) -> Router {
         .route("/days/{date}", get(pages::day))
         .route("/queue", get(pages::queue))
         .route("/papers/{id}", get(pages::paper))
-        .route("/papers/{id}/approve", post(pages::approve))
-        .route("/papers/{id}/reject", post(pages::reject))
-        .route("/papers/{id}/edit", post(pages::edit))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
         .route("/api/days", get(api::days))
         .route("/api/days/{date}", get(api::day))
         .route("/api/queue", get(api::queue))
         .route("/api/papers/{id}", get(api::paper))
-        .route("/api/papers/{id}/approve", post(api::approve))
-        .route("/api/papers/{id}/reject", post(api::reject))
-        .route("/api/papers/{id}/edit", post(api::edit))
         .fallback(pages::not_found)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
         ));
-    // Waits for the model as long as the model client's own timeouts and retries allow.
+    // Decisions publish the paper's days and a re-summarization waits for the model: each is
+    // bounded by its own client's timeouts and retries, and must not be dropped half-way (a
+    // decision recorded, its publishing cut off unrecorded, the reviewer told 503).
     let slow = Router::new()
+        .route("/papers/{id}/approve", post(pages::approve))
+        .route("/papers/{id}/reject", post(pages::reject))
+        .route("/papers/{id}/edit", post(pages::edit))
+        .route("/api/papers/{id}/approve", post(api::approve))
+        .route("/api/papers/{id}/reject", post(api::reject))
+        .route("/api/papers/{id}/edit", post(api::edit))
         .route("/papers/{id}/resummarize", post(pages::resummarize))
         .route("/api/papers/{id}/resummarize", post(api::resummarize));
     let header = |name, value: &'static str| {

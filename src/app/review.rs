@@ -338,9 +338,10 @@ async fn edit(
         None,
     )?;
     report(ctx.out, &decided)?;
-    let decision = &decided.decision;
-    if decision.status_after == Some(ReviewState::Ok) {
-        return published(ctx.out, &reviewer, &id).await;
+    // Either way the paper's days changed (published, or now held back): the targets hear it.
+    let publishing = published(ctx.out, &reviewer, &id).await?;
+    if decided.decision.status_after == Some(ReviewState::Ok) {
+        return Ok(publishing);
     }
     let current = reviewer.store.current(&id)?;
     for reason in current.iter().flat_map(|c| &c.reasons) {

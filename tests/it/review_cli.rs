@@ -389,6 +389,37 @@ async fn a_decision_publishes_the_day_to_the_publish_targets() {
         "{published}"
     );
 
+    // An edit the checks flag takes the paper back out of the published day (it used to be
+    // published only when the edit passed, leaving the targets with the approved text).
+    let show = ok(&run_binary(&env, &["review", "show", a.id]), 0);
+    let summary_block: String = show
+        .lines()
+        .skip_while(|l| *l != "### Summary")
+        .skip(1)
+        .take_while(|l| !l.starts_with("### "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let edit = dir.path().join("edit.md");
+    std::fs::write(
+        &edit,
+        summary_block.replace("가장 좋은", "검토한 결과 가장 좋은"),
+    )
+    .unwrap();
+    let edited = ok(
+        &run_binary(
+            &env,
+            &["review", "edit", a.id, "--file", edit.to_str().unwrap()],
+        ),
+        1,
+    );
+    assert!(edited.contains("kept for review"), "{edited}");
+    assert!(
+        edited.contains(&format!("{FIXTURE_DAY}\tsite\tpublished")),
+        "{edited}"
+    );
+    assert!(!page().contains(&format!("p-{}", a.id)), "{}", page());
+    ok(&run_binary(&env, &["review", "approve", a.id]), 0);
+
     let rejected = ok(&run_binary(&env, &["review", "reject", a.id]), 0);
     assert!(
         rejected.contains(&format!("{FIXTURE_DAY}\tsite\tpublished")),

@@ -24,7 +24,7 @@ const AUTHORS_PREFIX: &str = "Authors: ";
 const WARNING_PREFIX: &str = "> ";
 const SECTION_PREFIX: &str = "- **";
 const SECTION_SEPARATOR: &str = "**: ";
-pub(crate) const FLAGGED_WARNING: &str = "⚠️ 검토 필요 (flagged for review)";
+const FLAGGED_WARNING: &str = "⚠️ 검토 필요 (flagged for review)";
 const NO_PAPERS: &str = "이 날은 발표된 논문이 없습니다. (No papers were announced on this day.)";
 
 /// One listed paper as the digest needs it.
@@ -217,14 +217,7 @@ fn write_entry(out: &mut String, entry: &DigestEntry, sections: &Sections) {
     }
     if entry.status == Some(Status::Flagged) {
         let reasons: Vec<String> = entry.reasons.iter().map(|r| inline_unvouched(r)).collect();
-        let _ = match reasons.is_empty() {
-            true => write!(out, "{WARNING_PREFIX}{FLAGGED_WARNING}\n\n"),
-            false => write!(
-                out,
-                "{WARNING_PREFIX}{FLAGGED_WARNING}: {}\n\n",
-                reasons.join("; ")
-            ),
-        };
+        let _ = write!(out, "{WARNING_PREFIX}{}\n\n", flagged_warning(&reasons));
     }
     if let Some(reviewed) = &entry.reviewed {
         let _ = write!(out, "{WARNING_PREFIX}{}\n\n", inline(&reviewed.line()));
@@ -240,6 +233,15 @@ fn write_entry(out: &mut String, entry: &DigestEntry, sections: &Sections) {
         let _ = writeln!(out, "{SECTION_PREFIX}{title}{SECTION_SEPARATOR}{shown}");
     }
     out.push('\n');
+}
+
+/// The warning over a flagged summary, with its reasons (already made safe for the output) when
+/// there are any.
+pub(crate) fn flagged_warning(reasons: &[String]) -> String {
+    match reasons {
+        [] => FLAGGED_WARNING.to_string(),
+        _ => format!("{FLAGGED_WARNING}: {}", reasons.join("; ")),
+    }
 }
 
 /// A vote count as the digest writes it: `-` for none.

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use super::digest::{publication_order, vote_text, DigestEntry, FLAGGED_WARNING};
+use super::digest::{flagged_warning, held_note, publication_order, vote_text, DigestEntry};
 use super::text;
 use crate::paper::Status;
 
@@ -140,6 +140,7 @@ pub fn day(
             date => date.to_string(),
             listed => entries.len(),
             held => held,
+            held_note => held_note(held),
             papers => minijinja::Value::from(minijinja::value::Serde(&papers)),
         },
     )
@@ -174,7 +175,7 @@ impl PaperView {
         let sections = entry.published(include_flagged)?;
         let warning = (entry.status == Some(Status::Flagged)).then(|| {
             let reasons: Vec<String> = entry.reasons.iter().map(|r| text::one_line(r)).collect();
-            format!("{FLAGGED_WARNING}: {}", reasons.join("; "))
+            flagged_warning(&reasons)
         });
         Some(PaperView {
             anchor: anchor(&entry.id),
@@ -225,6 +226,16 @@ mod tests {
         }
     }
 
+    /// The page used to end a flagged summary's warning with a colon and no reasons.
+    #[test]
+    fn a_flagged_warning_without_reasons_has_no_dangling_colon() {
+        let mut flagged = entry("2409.00002", "Flagged", Status::Flagged, 9);
+        flagged.reasons.clear();
+        let html = day("2024-09-23".parse().unwrap(), &[flagged], true).unwrap();
+        assert!(html.contains("(flagged for review)<"), "{html}");
+        assert!(!html.contains("(flagged for review):"), "{html}");
+    }
+
     #[test]
     fn every_value_is_escaped_and_no_script_or_scheme_survives() {
         let entries = [
@@ -245,7 +256,10 @@ mod tests {
         }
         assert!(html.contains("id=\"p-2409.00001\""), "{html}");
         assert!(!html.contains("p-2409.00002"), "flagged left out:\n{html}");
-        assert!(html.contains("held for review: 2 papers"), "{html}");
+        assert!(
+            html.contains("held for review or not summarized yet: 2 papers"),
+            "{html}"
+        );
         let with_flagged = day(date, &entries, true).unwrap();
         let flagged_at = with_flagged.find("p-2409.00002").unwrap_or(usize::MAX);
         let ok_at = with_flagged.find("p-2409.00001").unwrap_or(0);

@@ -136,7 +136,7 @@ async fn pages_parse_as_html_with_every_hostile_value_escaped() {
         "schemes are defanged"
     );
     assert!(
-        page_text.contains("held for review: 1 paper."),
+        page_text.contains("held for review or not summarized yet: 1 paper."),
         "{page_text}"
     );
     insta::assert_snapshot!("day_page", page);

@@ -7,7 +7,6 @@
 //! The URL is a secret: it never appears in an error, a log line or the store (reqwest's errors are
 //! stripped of it).
 
-use std::error::Error as _;
 use std::fmt;
 use std::time::Duration;
 
@@ -19,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Delivery, WebhookUrl};
 use crate::render::text::one_line;
+use crate::source::error_chain;
 
 /// Why a message was not delivered (the URL is never part of it).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -249,19 +249,6 @@ fn bucket_empty(headers: &HeaderMap) -> Option<Duration> {
         .ok()
         .filter(|secs| secs.is_finite() && *secs > 0.0 && *secs < 86_400.0)
         .map(Duration::from_secs_f64)
-}
-
-/// The cause down reqwest's error chain, without the URL (which is the secret).
-fn error_chain(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 /// The start of an answer's body, on one line, for a report.

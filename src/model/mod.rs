@@ -23,6 +23,7 @@ pub use client::OpenAiCompatible;
 pub use error::ModelError;
 pub use key::{ApiKey, UnusableKey};
 pub use settings::{MaxTokensField, ModelSettings, UnknownMaxTokensField};
+pub(crate) use transport::parse_retry_after;
 pub use transport::{Exchange, ExchangeError};
 pub use types::{AnswerShape, ChatAnswer, ChatRequest, FinishReason, Usage};
 pub use wire::{judge_schema, summary_schema};

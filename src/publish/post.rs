@@ -17,6 +17,7 @@ use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 
 use super::{Delivery, WebhookUrl};
+use crate::model::parse_retry_after;
 use crate::render::text::one_line;
 use crate::source::error_chain;
 
@@ -207,21 +208,7 @@ fn retry_after(headers: &HeaderMap, body: &str) -> Option<Duration> {
     let from_header = headers
         .get(RETRY_AFTER)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            let value = value.trim();
-            value
-                .parse::<f64>()
-                .ok()
-                .filter(|secs| secs.is_finite() && *secs >= 0.0)
-                .map(Duration::from_secs_f64)
-                .or_else(|| {
-                    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-                    (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
-                        .to_std()
-                        .ok()
-                        .or(Some(Duration::ZERO))
-                })
-        });
+        .and_then(parse_retry_after);
     from_header.or_else(|| {
         serde_json::from_str::<serde_json::Value>(body)
             .ok()?
@@ -288,6 +275,9 @@ mod tests {
             Some(Duration::from_millis(1250))
         );
         assert_eq!(retry_after(&HeaderMap::new(), "nope"), None);
+        // Past `Duration::MAX`: no Retry-After (it used to panic in `Duration::from_secs_f64`).
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("1e20"));
+        assert_eq!(retry_after(&headers, ""), None);
     }
 
     #[test]

@@ -22,6 +22,7 @@ use async_trait::async_trait;
 pub use client::OpenAiCompatible;
 pub use error::ModelError;
 pub use key::{ApiKey, UnusableKey};
+pub(crate) use limits::sleep;
 pub use settings::{MaxTokensField, ModelSettings, UnknownMaxTokensField};
 pub(crate) use transport::parse_retry_after;
 pub use transport::{Exchange, ExchangeError};

@@ -17,7 +17,7 @@ use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 
 use super::{Delivery, WebhookUrl};
-use crate::model::parse_retry_after;
+use crate::model::{parse_retry_after, sleep};
 use crate::render::text::one_line;
 use crate::source::error_chain;
 
@@ -93,10 +93,8 @@ impl Poster {
 
     /// Waits `wait` (at most `publish.retry_max_wait_secs`), or until a stop.
     pub(crate) async fn pause(&self, wait: Duration) {
-        tokio::select! {
-            _ = self.stop.cancelled() => {},
-            _ = tokio::time::sleep(wait.min(self.delivery.retry_max_wait)) => {},
-        }
+        // A stop only ends the pause: the caller sees it before the next message.
+        let _ = sleep(wait.min(self.delivery.retry_max_wait), &self.stop).await;
     }
 
     /// POSTs `body` to `url`, trying again as the module says. On success, how long the service
@@ -124,11 +122,9 @@ impl Poster {
         .retry(backoff)
         .sleep(move |wait| {
             let stop = stop.clone();
+            // A stop ends the wait at once (`when` then allows no further try).
             async move {
-                tokio::select! {
-                    _ = stop.cancelled() => {},
-                    _ = tokio::time::sleep(wait) => {},
-                }
+                let _ = sleep(wait, &stop).await;
             }
         })
         .when(|attempt: &Attempt| attempt.transient() && !self.stop.is_cancelled())

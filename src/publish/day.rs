@@ -44,15 +44,10 @@ pub fn load(store: &Store, date: NaiveDate, include_flagged: bool) -> Result<Day
             })));
         }
     }
-    let entries: Vec<DigestEntry> = store
-        .current_for_date(date)?
-        .iter()
-        .map(DigestEntry::from)
-        .collect();
+    let (entries, markdown) = render_digest(store, date, include_flagged)?;
     if entries.is_empty() {
         return Ok(DayState::NotListed);
     }
-    let markdown = digest::render(date, &entries, include_flagged);
     Ok(DayState::Ready(DayContent {
         date,
         hash: hex_sha256(markdown.as_bytes()),
@@ -60,6 +55,22 @@ pub fn load(store: &Store, date: NaiveDate, include_flagged: bool) -> Result<Day
         include_flagged,
         markdown,
     }))
+}
+
+/// The day's digest from the store: every paper listed that day with its current summary, and the
+/// Markdown of `out/daily_papers_ko_YYYY-MM-DD.md`.
+pub fn render_digest(
+    store: &Store,
+    date: NaiveDate,
+    include_flagged: bool,
+) -> Result<(Vec<DigestEntry>, String), StoreError> {
+    let entries: Vec<DigestEntry> = store
+        .current_for_date(date)?
+        .iter()
+        .map(DigestEntry::from)
+        .collect();
+    let markdown = digest::render(date, &entries, include_flagged);
+    Ok((entries, markdown))
 }
 
 impl DayContent {

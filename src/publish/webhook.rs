@@ -16,8 +16,7 @@ use super::day::DayContent;
 use super::post::Poster;
 use super::{blocking, record, WebhookKind, WebhookTarget};
 use crate::paper::{Sections, Status};
-use crate::render;
-use crate::render::digest::DigestEntry;
+use crate::render::digest::{nothing_published_note, DigestEntry};
 use crate::render::text::{one_line, unlinked};
 use crate::store::{NewPublication, PublishOutcome, PublishRecord, Store};
 
@@ -262,12 +261,7 @@ fn headline(day: &DayContent, update: bool) -> String {
 /// What the first message says under the title: the counts, or that nothing is published.
 fn intro(day: &DayContent) -> String {
     if day.papers() == 0 {
-        return format!(
-            "게시할 요약이 없습니다: 논문 {}편이 검토 대기 중이거나 아직 요약되지 않았습니다. \
-             (No summaries to publish; held for review or not summarized yet: {}.)",
-            day.held(),
-            render::papers(day.held())
-        );
+        return nothing_published_note(day.held());
     }
     day.counts()
 }

@@ -609,7 +609,7 @@ fn atoms(text: &str, unit: impl Fn(&str) -> Option<usize>) -> Vec<&str> {
 }
 
 /// At most `max` units of `text`, ending with `…` when cut.
-fn cut(text: &str, max: usize) -> String {
+pub(crate) fn cut(text: &str, max: usize) -> String {
     if units(text) <= max {
         return text.to_string();
     }

@@ -21,6 +21,7 @@ use async_trait::async_trait;
 
 pub use client::OpenAiCompatible;
 pub use error::ModelError;
+pub(crate) use key::{secret_text, ControlCharacters};
 pub use key::{ApiKey, UnusableKey};
 pub(crate) use limits::sleep;
 pub use settings::{MaxTokensField, ModelSettings, UnknownMaxTokensField};

@@ -32,6 +32,7 @@ use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
+use crate::model::{secret_text, ControlCharacters};
 use crate::render::{write_atomic, WriteError};
 use crate::store::{NewPublication, PublishOutcome, PublishRecord, RunId, Store, StoreError};
 pub use alert::Attention;
@@ -92,14 +93,9 @@ pub struct GitToken(SecretString);
 impl GitToken {
     /// The token in `text`, trimmed; `None` when nothing is left, `Err` when it has control characters.
     pub fn new(text: &str) -> Result<Option<GitToken>, BadWebhookUrl> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Ok(None);
-        }
-        if text.chars().any(char::is_control) {
-            return Err(BadWebhookUrl::Control);
-        }
-        Ok(Some(GitToken(SecretString::from(text.to_string()))))
+        secret_text(text)
+            .map(|token| token.map(GitToken))
+            .map_err(|ControlCharacters| BadWebhookUrl::Control)
     }
 }
 

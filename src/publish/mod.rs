@@ -238,10 +238,6 @@ impl Publisher {
         Ok(Publisher { settings, poster })
     }
 
-    pub fn settings(&self) -> &PublishSettings {
-        &self.settings
-    }
-
     /// The targets a day is published to, in the order they run.
     pub fn targets(&self) -> Vec<&'static str> {
         let s = &self.settings;

@@ -281,9 +281,7 @@ impl Publisher {
                     let records = days
                         .iter()
                         .flat_map(|date| {
-                            targets.iter().map(|target| {
-                                record(Some(*date), target, PublishOutcome::Failed, &message)
-                            })
+                            every_target(&targets, *date, PublishOutcome::Failed, &message)
                         })
                         .collect();
                     (Vec::new(), records)
@@ -319,16 +317,7 @@ impl Publisher {
         reason: &str,
         run: Option<RunId>,
     ) -> Vec<PublishRecord> {
-        let records: Vec<PublishRecord> = self
-            .targets()
-            .into_iter()
-            .map(|target| PublishRecord {
-                date: Some(date),
-                target: target.to_string(),
-                outcome: PublishOutcome::Withheld,
-                detail: reason.to_string(),
-            })
-            .collect();
+        let records = every_target(&self.targets(), date, PublishOutcome::Withheld, reason);
         self.record(store, run, &records).await;
         records
     }
@@ -429,12 +418,7 @@ fn load_days(
     let mut ready = Vec::new();
     let mut records = Vec::new();
     let mut not_published = |date: NaiveDate, outcome, detail: String| {
-        records.extend(targets.iter().map(|target| PublishRecord {
-            date: Some(date),
-            target: target.to_string(),
-            outcome,
-            detail: detail.clone(),
-        }));
+        records.extend(every_target(targets, date, outcome, &detail));
     };
     for &date in days {
         match day::load(store, date, include_flagged) {
@@ -511,6 +495,19 @@ pub(crate) fn record(
         outcome,
         detail: detail.into(),
     }
+}
+
+/// The same result of `date` at each of `targets`.
+fn every_target(
+    targets: &[&'static str],
+    date: NaiveDate,
+    outcome: PublishOutcome,
+    detail: &str,
+) -> Vec<PublishRecord> {
+    targets
+        .iter()
+        .map(|target| record(Some(date), target, outcome, detail))
+        .collect()
 }
 
 /// The end of a file target's day (archive, site): the publication is recorded when the files

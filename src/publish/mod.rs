@@ -369,14 +369,12 @@ impl Publisher {
         }
         let store = store.clone();
         let records = records.to_vec();
-        let stored = blocking(move || {
+        let stored = blocking_store(move || {
             records
                 .iter()
                 .try_for_each(|record| store.record_publish_result(run, record))
-                .map_err(|e| e.to_string())
         })
-        .await
-        .and_then(|stored| stored);
+        .await;
         if let Err(error) = stored {
             tracing::error!(%error, "cannot record what was published");
         }
@@ -472,6 +470,13 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|join| format!("publishing stopped by a defect: {join}"))
+}
+
+/// Store work on a blocking thread ([`blocking`]); a store error comes back as its message too.
+async fn blocking_store<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, String> {
+    blocking(work).await?.map_err(|e| e.to_string())
 }
 
 /// Writes a file atomically unless it already holds exactly `bytes`; whether it was written.

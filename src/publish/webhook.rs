@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::day::DayContent;
 use super::post::Poster;
-use super::{blocking, record, WebhookKind, WebhookTarget};
+use super::{blocking_store, record, WebhookKind, WebhookTarget};
 use crate::paper::{Sections, Status};
 use crate::render::digest::{nothing_published_note, DigestEntry};
 use crate::render::text::{one_line, unlinked};
@@ -94,25 +94,22 @@ pub(crate) async fn publish_day(
                 let store = store.clone();
                 let (date, hash) = (day.date, day.hash.clone());
                 let (papers, held) = (day.papers() as u64, day.held() as u64);
-                blocking(move || {
-                    store
-                        .begin_publication(
-                            &NewPublication {
-                                date,
-                                target: name,
-                                content_hash: &hash,
-                                parts: total,
-                                papers,
-                                held,
-                                location: name,
-                                content: None,
-                            },
-                            false,
-                        )
-                        .map_err(|e| e.to_string())
+                blocking_store(move || {
+                    store.begin_publication(
+                        &NewPublication {
+                            date,
+                            target: name,
+                            content_hash: &hash,
+                            parts: total,
+                            papers,
+                            held,
+                            location: name,
+                            content: None,
+                        },
+                        false,
+                    )
                 })
                 .await
-                .and_then(|done| done)
             };
             if let Err(error) = begun {
                 return failed(error);
@@ -144,13 +141,7 @@ pub(crate) async fn publish_day(
         let recorded = {
             let store = store.clone();
             let (date, hash) = (day.date, day.hash.clone());
-            blocking(move || {
-                store
-                    .publication_progress(date, name, &hash, done)
-                    .map_err(|e| e.to_string())
-            })
-            .await
-            .and_then(|recorded| recorded)
+            blocking_store(move || store.publication_progress(date, name, &hash, done)).await
         };
         if let Err(error) = recorded {
             return failed(format!(

@@ -77,17 +77,20 @@ pub(crate) async fn publish_day(
         Ok(found) => found,
         Err(error) => return failed(error.to_string()),
     };
+    if let Some(p) = latest
+        .as_ref()
+        .filter(|p| p.content_hash == day.hash && p.done)
+    {
+        return record(
+            date,
+            name,
+            PublishOutcome::Unchanged,
+            format!("already posted ({} messages)", p.parts),
+        );
+    }
     let messages = messages(target.kind, day, update);
     let total = messages.len() as u64;
     let resume_from = match &latest {
-        Some(p) if p.content_hash == day.hash && p.done => {
-            return record(
-                date,
-                name,
-                PublishOutcome::Unchanged,
-                format!("already posted ({} messages)", p.parts),
-            );
-        }
         Some(p) if p.content_hash == day.hash && p.parts == total => p.parts_done,
         _ => {
             let begun = {

@@ -17,15 +17,28 @@ pub struct UnusableKey;
 impl ApiKey {
     /// The key from `text`, trimmed; `None` when nothing is left.
     pub fn new(text: &str) -> Result<Option<ApiKey>, UnusableKey> {
-        let key = text.trim();
-        if key.is_empty() {
-            return Ok(None);
-        }
-        if key.chars().any(char::is_control) {
-            return Err(UnusableKey);
-        }
-        Ok(Some(ApiKey(SecretString::from(key.to_string()))))
+        secret_text(text)
+            .map(|key| key.map(ApiKey))
+            .map_err(|ControlCharacters| UnusableKey)
     }
+}
+
+/// A secret's text has control characters (a line break in the middle of a key or token file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("contains control characters")]
+pub(crate) struct ControlCharacters;
+
+/// A secret (key, token) from `text`, trimmed; `None` when nothing is left. Each secret's type says
+/// which secret it is in its own error.
+pub(crate) fn secret_text(text: &str) -> Result<Option<SecretString>, ControlCharacters> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.chars().any(char::is_control) {
+        return Err(ControlCharacters);
+    }
+    Ok(Some(SecretString::from(text.to_string())))
 }
 
 impl ExposeSecret<str> for ApiKey {

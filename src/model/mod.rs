@@ -21,8 +21,11 @@ use async_trait::async_trait;
 
 pub use client::OpenAiCompatible;
 pub use error::ModelError;
+pub(crate) use key::{secret_text, ControlCharacters};
 pub use key::{ApiKey, UnusableKey};
+pub(crate) use limits::sleep;
 pub use settings::{MaxTokensField, ModelSettings, UnknownMaxTokensField};
+pub(crate) use transport::parse_retry_after;
 pub use transport::{Exchange, ExchangeError};
 pub use types::{AnswerShape, ChatAnswer, ChatRequest, FinishReason, Usage};
 pub use wire::{judge_schema, summary_schema};

@@ -213,7 +213,9 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     millis.max(standard)
 }
 
-fn parse_retry_after(value: &str) -> Option<Duration> {
+/// A `Retry-After` value: seconds (whole or fractional) or an HTTP date (a past one is no wait).
+/// Seconds that are negative, not a number or past `Duration::MAX` are no value at all.
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<f64>() {
         return Duration::try_from_secs_f64(seconds).ok();

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::webhook::{
-    discord_escape, slack_escape, units, DISCORD_MAX_CONTENT, SLACK_MAX_MESSAGE_TEXT,
+    cut, discord_escape, slack_escape, units, DISCORD_MAX_CONTENT, SLACK_MAX_MESSAGE_TEXT,
 };
 use super::WebhookKind;
 use crate::render::text::one_line;
@@ -187,13 +187,8 @@ fn cut_units(text: &str, max: usize) -> String {
         out.push_str(line);
     }
     if out.is_empty() {
-        out = text
-            .chars()
-            .scan(0, |used, c| {
-                *used += c.len_utf16();
-                (*used < max).then_some(c)
-            })
-            .collect();
+        // No whole line fits; `text` is longer than `max`, so `cut` cuts it and adds the `…`.
+        return cut(text, max);
     }
     out.push('…');
     out

@@ -32,6 +32,7 @@ use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
+use crate::model::{secret_text, ControlCharacters};
 use crate::render::{write_atomic, WriteError};
 use crate::store::{NewPublication, PublishOutcome, PublishRecord, RunId, Store, StoreError};
 pub use alert::Attention;
@@ -92,14 +93,9 @@ pub struct GitToken(SecretString);
 impl GitToken {
     /// The token in `text`, trimmed; `None` when nothing is left, `Err` when it has control characters.
     pub fn new(text: &str) -> Result<Option<GitToken>, BadWebhookUrl> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Ok(None);
-        }
-        if text.chars().any(char::is_control) {
-            return Err(BadWebhookUrl::Control);
-        }
-        Ok(Some(GitToken(SecretString::from(text.to_string()))))
+        secret_text(text)
+            .map(|token| token.map(GitToken))
+            .map_err(|ControlCharacters| BadWebhookUrl::Control)
     }
 }
 
@@ -242,10 +238,6 @@ impl Publisher {
         Ok(Publisher { settings, poster })
     }
 
-    pub fn settings(&self) -> &PublishSettings {
-        &self.settings
-    }
-
     /// The targets a day is published to, in the order they run.
     pub fn targets(&self) -> Vec<&'static str> {
         let s = &self.settings;
@@ -289,9 +281,7 @@ impl Publisher {
                     let records = days
                         .iter()
                         .flat_map(|date| {
-                            targets.iter().map(|target| {
-                                record(Some(*date), target, PublishOutcome::Failed, &message)
-                            })
+                            every_target(&targets, *date, PublishOutcome::Failed, &message)
                         })
                         .collect();
                     (Vec::new(), records)
@@ -327,16 +317,7 @@ impl Publisher {
         reason: &str,
         run: Option<RunId>,
     ) -> Vec<PublishRecord> {
-        let records: Vec<PublishRecord> = self
-            .targets()
-            .into_iter()
-            .map(|target| PublishRecord {
-                date: Some(date),
-                target: target.to_string(),
-                outcome: PublishOutcome::Withheld,
-                detail: reason.to_string(),
-            })
-            .collect();
+        let records = every_target(&self.targets(), date, PublishOutcome::Withheld, reason);
         self.record(store, run, &records).await;
         records
     }
@@ -388,14 +369,12 @@ impl Publisher {
         }
         let store = store.clone();
         let records = records.to_vec();
-        let stored = blocking(move || {
+        let stored = blocking_store(move || {
             records
                 .iter()
                 .try_for_each(|record| store.record_publish_result(run, record))
-                .map_err(|e| e.to_string())
         })
-        .await
-        .and_then(|stored| stored);
+        .await;
         if let Err(error) = stored {
             tracing::error!(%error, "cannot record what was published");
         }
@@ -437,12 +416,7 @@ fn load_days(
     let mut ready = Vec::new();
     let mut records = Vec::new();
     let mut not_published = |date: NaiveDate, outcome, detail: String| {
-        records.extend(targets.iter().map(|target| PublishRecord {
-            date: Some(date),
-            target: target.to_string(),
-            outcome,
-            detail: detail.clone(),
-        }));
+        records.extend(every_target(targets, date, outcome, &detail));
     };
     for &date in days {
         match day::load(store, date, include_flagged) {
@@ -498,6 +472,13 @@ async fn blocking<T: Send + 'static>(
         .map_err(|join| format!("publishing stopped by a defect: {join}"))
 }
 
+/// Store work on a blocking thread ([`blocking`]); a store error comes back as its message too.
+async fn blocking_store<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, String> {
+    blocking(work).await?.map_err(|e| e.to_string())
+}
+
 /// Writes a file atomically unless it already holds exactly `bytes`; whether it was written.
 pub(crate) fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, WriteError> {
     if std::fs::read(path).is_ok_and(|old| old == bytes) {
@@ -519,6 +500,19 @@ pub(crate) fn record(
         outcome,
         detail: detail.into(),
     }
+}
+
+/// The same result of `date` at each of `targets`.
+fn every_target(
+    targets: &[&'static str],
+    date: NaiveDate,
+    outcome: PublishOutcome,
+    detail: &str,
+) -> Vec<PublishRecord> {
+    targets
+        .iter()
+        .map(|target| record(Some(date), target, outcome, detail))
+        .collect()
 }
 
 /// The end of a file target's day (archive, site): the publication is recorded when the files

@@ -7,7 +7,6 @@
 //! The URL is a secret: it never appears in an error, a log line or the store (reqwest's errors are
 //! stripped of it).
 
-use std::error::Error as _;
 use std::fmt;
 use std::time::Duration;
 
@@ -18,7 +17,9 @@ use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 
 use super::{Delivery, WebhookUrl};
+use crate::model::{parse_retry_after, sleep};
 use crate::render::text::one_line;
+use crate::source::error_chain;
 
 /// Why a message was not delivered (the URL is never part of it).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -92,10 +93,8 @@ impl Poster {
 
     /// Waits `wait` (at most `publish.retry_max_wait_secs`), or until a stop.
     pub(crate) async fn pause(&self, wait: Duration) {
-        tokio::select! {
-            _ = self.stop.cancelled() => {},
-            _ = tokio::time::sleep(wait.min(self.delivery.retry_max_wait)) => {},
-        }
+        // A stop only ends the pause: the caller sees it before the next message.
+        let _ = sleep(wait.min(self.delivery.retry_max_wait), &self.stop).await;
     }
 
     /// POSTs `body` to `url`, trying again as the module says. On success, how long the service
@@ -123,11 +122,9 @@ impl Poster {
         .retry(backoff)
         .sleep(move |wait| {
             let stop = stop.clone();
+            // A stop ends the wait at once (`when` then allows no further try).
             async move {
-                tokio::select! {
-                    _ = stop.cancelled() => {},
-                    _ = tokio::time::sleep(wait) => {},
-                }
+                let _ = sleep(wait, &stop).await;
             }
         })
         .when(|attempt: &Attempt| attempt.transient() && !self.stop.is_cancelled())
@@ -207,21 +204,7 @@ fn retry_after(headers: &HeaderMap, body: &str) -> Option<Duration> {
     let from_header = headers
         .get(RETRY_AFTER)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            let value = value.trim();
-            value
-                .parse::<f64>()
-                .ok()
-                .filter(|secs| secs.is_finite() && *secs >= 0.0)
-                .map(Duration::from_secs_f64)
-                .or_else(|| {
-                    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-                    (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
-                        .to_std()
-                        .ok()
-                        .or(Some(Duration::ZERO))
-                })
-        });
+        .and_then(parse_retry_after);
     from_header.or_else(|| {
         serde_json::from_str::<serde_json::Value>(body)
             .ok()?
@@ -249,19 +232,6 @@ fn bucket_empty(headers: &HeaderMap) -> Option<Duration> {
         .ok()
         .filter(|secs| secs.is_finite() && *secs > 0.0 && *secs < 86_400.0)
         .map(Duration::from_secs_f64)
-}
-
-/// The cause down reqwest's error chain, without the URL (which is the secret).
-fn error_chain(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 /// The start of an answer's body, on one line, for a report.
@@ -301,6 +271,9 @@ mod tests {
             Some(Duration::from_millis(1250))
         );
         assert_eq!(retry_after(&HeaderMap::new(), "nope"), None);
+        // Past `Duration::MAX`: no Retry-After (it used to panic in `Duration::from_secs_f64`).
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("1e20"));
+        assert_eq!(retry_after(&headers, ""), None);
     }
 
     #[test]

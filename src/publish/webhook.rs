@@ -14,10 +14,9 @@ use serde_json::{json, Value};
 
 use super::day::DayContent;
 use super::post::Poster;
-use super::{blocking, record, WebhookKind, WebhookTarget};
+use super::{blocking_store, record, WebhookKind, WebhookTarget};
 use crate::paper::{Sections, Status};
-use crate::render;
-use crate::render::digest::DigestEntry;
+use crate::render::digest::{nothing_published_note, DigestEntry};
 use crate::render::text::{one_line, unlinked};
 use crate::store::{NewPublication, PublishOutcome, PublishRecord, Store};
 
@@ -78,42 +77,42 @@ pub(crate) async fn publish_day(
         Ok(found) => found,
         Err(error) => return failed(error.to_string()),
     };
+    if let Some(p) = latest
+        .as_ref()
+        .filter(|p| p.content_hash == day.hash && p.done)
+    {
+        return record(
+            date,
+            name,
+            PublishOutcome::Unchanged,
+            format!("already posted ({} messages)", p.parts),
+        );
+    }
     let messages = messages(target.kind, day, update);
     let total = messages.len() as u64;
     let resume_from = match &latest {
-        Some(p) if p.content_hash == day.hash && p.done => {
-            return record(
-                date,
-                name,
-                PublishOutcome::Unchanged,
-                format!("already posted ({} messages)", p.parts),
-            );
-        }
         Some(p) if p.content_hash == day.hash && p.parts == total => p.parts_done,
         _ => {
             let begun = {
                 let store = store.clone();
                 let (date, hash) = (day.date, day.hash.clone());
                 let (papers, held) = (day.papers() as u64, day.held() as u64);
-                blocking(move || {
-                    store
-                        .begin_publication(
-                            &NewPublication {
-                                date,
-                                target: name,
-                                content_hash: &hash,
-                                parts: total,
-                                papers,
-                                held,
-                                location: name,
-                                content: None,
-                            },
-                            false,
-                        )
-                        .map_err(|e| e.to_string())
+                blocking_store(move || {
+                    store.begin_publication(
+                        &NewPublication {
+                            date,
+                            target: name,
+                            content_hash: &hash,
+                            parts: total,
+                            papers,
+                            held,
+                            location: name,
+                            content: None,
+                        },
+                        false,
+                    )
                 })
                 .await
-                .and_then(|done| done)
             };
             if let Err(error) = begun {
                 return failed(error);
@@ -145,13 +144,7 @@ pub(crate) async fn publish_day(
         let recorded = {
             let store = store.clone();
             let (date, hash) = (day.date, day.hash.clone());
-            blocking(move || {
-                store
-                    .publication_progress(date, name, &hash, done)
-                    .map_err(|e| e.to_string())
-            })
-            .await
-            .and_then(|recorded| recorded)
+            blocking_store(move || store.publication_progress(date, name, &hash, done)).await
         };
         if let Err(error) = recorded {
             return failed(format!(
@@ -262,12 +255,7 @@ fn headline(day: &DayContent, update: bool) -> String {
 /// What the first message says under the title: the counts, or that nothing is published.
 fn intro(day: &DayContent) -> String {
     if day.papers() == 0 {
-        return format!(
-            "게시할 요약이 없습니다: 논문 {}편이 검토 대기 중이거나 아직 요약되지 않았습니다. \
-             (No summaries to publish; held for review or not summarized yet: {}.)",
-            day.held(),
-            render::papers(day.held())
-        );
+        return nothing_published_note(day.held());
     }
     day.counts()
 }
@@ -615,7 +603,7 @@ fn atoms(text: &str, unit: impl Fn(&str) -> Option<usize>) -> Vec<&str> {
 }
 
 /// At most `max` units of `text`, ending with `…` when cut.
-fn cut(text: &str, max: usize) -> String {
+pub(crate) fn cut(text: &str, max: usize) -> String {
     if units(text) <= max {
         return text.to_string();
     }

@@ -176,12 +176,7 @@ fn layout(
         if listed == 0 {
             out.push_str(NO_PAPERS);
         } else {
-            let _ = write!(
-                out,
-                "게시할 요약이 없습니다: 논문 {listed}편이 검토 대기 중이거나 아직 요약되지 않았습니다. \
-                 (No summaries to publish; held for review or not summarized yet: {}.)",
-                super::papers(listed)
-            );
+            out.push_str(&nothing_published_note(listed));
         }
         out.push_str("\n\n");
     }
@@ -194,6 +189,15 @@ pub fn held_note(held: usize) -> String {
         "검토 대기 중이거나 아직 요약되지 않은 논문 {held}편은 싣지 않았습니다. \
          (Not shown, held for review or not summarized yet: {}.)",
         super::papers(held)
+    )
+}
+
+/// Says that none of the `listed` papers is published (all held for review, or not summarized yet).
+pub fn nothing_published_note(listed: usize) -> String {
+    format!(
+        "게시할 요약이 없습니다: 논문 {listed}편이 검토 대기 중이거나 아직 요약되지 않았습니다. \
+         (No summaries to publish; held for review or not summarized yet: {}.)",
+        super::papers(listed)
     )
 }
 

@@ -122,8 +122,8 @@ fn next_page(headers: &reqwest::header::HeaderMap) -> Option<bool> {
 }
 
 /// reqwest's own message is generic ("error sending request"); the cause is further down the chain.
-/// The URL is left out: every caller names it already.
-fn error_chain(error: reqwest::Error) -> String {
+/// The URL is left out: every source caller names it already, and a webhook's URL is a secret.
+pub(crate) fn error_chain(error: reqwest::Error) -> String {
     let error = error.without_url();
     let mut message = error.to_string();
     let mut source = error.source();

@@ -15,6 +15,7 @@ pub mod file;
 pub mod hf;
 mod http;
 
+pub(crate) use http::error_chain;
 pub use http::SourceHttp;
 
 /// A day's list as a source delivered it.

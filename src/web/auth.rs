@@ -44,14 +44,9 @@ pub struct UnusableToken;
 impl ServeToken {
     /// The token from `text`, trimmed; `None` when nothing is left.
     pub fn new(text: &str) -> Result<Option<ServeToken>, UnusableToken> {
-        let token = text.trim();
-        if token.is_empty() {
-            return Ok(None);
-        }
-        if token.chars().any(char::is_control) {
-            return Err(UnusableToken);
-        }
-        Ok(Some(ServeToken(SecretString::from(token.to_string()))))
+        crate::model::secret_text(text)
+            .map(|token| token.map(ServeToken))
+            .map_err(|crate::model::ControlCharacters| UnusableToken)
     }
 
     /// Whether `given` is the token.

@@ -195,6 +195,26 @@ async fn retry_after_on_429_is_honoured_before_the_retry() {
 }
 
 #[tokio::test]
+async fn a_retry_after_too_large_for_a_duration_is_ignored_without_a_panic() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "1e20")
+                .set_body_json(fixture("error_rate_limit.json")),
+        )
+        .expect(3)
+        .mount(&server)
+        .await;
+    // Past `Duration::MAX`: taken as no Retry-After at all, so the backoff paces the tries.
+    let err = failure(&client(settings(&server))).await;
+    assert!(
+        matches!(err, ModelError::GaveUp { attempts: 3, .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn repeated_500s_give_up_naming_the_attempts_and_last_error() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))

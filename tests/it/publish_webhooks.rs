@@ -402,6 +402,42 @@ async fn rate_limits_are_waited_out_and_a_failing_webhook_keeps_the_day() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_retry_after_too_large_for_a_duration_fails_the_webhook_without_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    store_day(&dir.path().join("digest.db"), DAY, &[day_paper(0)]);
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SLACK_PATH))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "1e20")
+                .set_body_string("rate_limited"),
+        )
+        .mount(&server)
+        .await;
+    let url = format!("{}{SLACK_PATH}", server.uri());
+    let env = publish_env(
+        dir.path(),
+        &[
+            ("PAPER_DIGEST_PUBLISH__SLACK__ENABLED", "true"),
+            ("PAPER_DIGEST_SLACK_WEBHOOK_URL", &url),
+            ("PAPER_DIGEST_PUBLISH__RETRIES", "1"),
+        ],
+    );
+    let output = publish(&env);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    // Past `Duration::MAX`: taken as no Retry-After at all, so the backoff paces the tries.
+    assert!(
+        stdout.contains(&format!(
+            "{DAY}\tslack\tfailed\t0 of 1 messages posted; message 1 failed: HTTP 429 after 2 tries: rate_limited"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(count(&bodies(&server).await, SLACK_PATH), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_refused_message_is_not_retried_and_a_posting_cut_short_resumes() {
     let dir = tempfile::tempdir().unwrap();
     store_day(

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 
 use super::shutdown::Stop;
 use crate::publish::Publisher;
-use crate::render::{self, digest::DigestEntry, WriteError};
+use crate::render::{self, WriteError};
 use crate::store::{PublishRecord, RunEnd, RunId, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,9 +32,7 @@ pub fn render_digest(
     date: NaiveDate,
     include_flagged: bool,
 ) -> Result<String, StoreError> {
-    let current = store.current_for_date(date)?;
-    let entries: Vec<DigestEntry> = current.iter().map(DigestEntry::from).collect();
-    Ok(render::digest::render(date, &entries, include_flagged))
+    crate::publish::day::render_digest(store, date, include_flagged).map(|(_, markdown)| markdown)
 }
 
 /// Renders and writes the day's digest; returns its path.

@@ -132,7 +132,9 @@ impl Poster {
             let wait = match (attempt.retry_after, backoff) {
                 (_, None) => return None,
                 (Some(asked), Some(_)) => asked,
-                (None, Some(backoff)) => backoff,
+                // Our own backoff is capped (jitter may add to the cap): only a server's ask can be
+                // too long to wait for.
+                (None, Some(backoff)) => return Some(backoff.min(max_wait)),
             };
             if wait > max_wait {
                 too_long = Some(wait);

@@ -437,6 +437,41 @@ async fn a_retry_after_too_large_for_a_duration_fails_the_webhook_without_a_pani
     assert_eq!(count(&bodies(&server).await, SLACK_PATH), 2);
 }
 
+/// The backoff's jitter can add to its cap: a server error used to end as "rate limited (HTTP 429):
+/// asked to wait" once our own wait went past `retry_max_wait_secs`, and left tries unused.
+#[tokio::test(flavor = "multi_thread")]
+async fn our_own_backoff_is_never_a_wait_too_long() {
+    let dir = tempfile::tempdir().unwrap();
+    store_day(&dir.path().join("digest.db"), DAY, &[day_paper(0)]);
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(SLACK_PATH))
+        .respond_with(ResponseTemplate::new(503).set_body_string("upstream unavailable"))
+        .mount(&server)
+        .await;
+    let url = format!("{}{SLACK_PATH}", server.uri());
+    let env = publish_env(
+        dir.path(),
+        &[
+            ("PAPER_DIGEST_PUBLISH__SLACK__ENABLED", "true"),
+            ("PAPER_DIGEST_SLACK_WEBHOOK_URL", &url),
+            ("PAPER_DIGEST_PUBLISH__RETRIES", "4"),
+            ("PAPER_DIGEST_PUBLISH__RETRY_INITIAL_SECS", "0.01"),
+            ("PAPER_DIGEST_PUBLISH__RETRY_MAX_WAIT_SECS", "0.02"),
+        ],
+    );
+    let output = publish(&env);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "{DAY}\tslack\tfailed\t0 of 1 messages posted; message 1 failed: HTTP 503 after 5 tries: upstream unavailable"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(count(&bodies(&server).await, SLACK_PATH), 5);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_message_is_not_retried_and_a_posting_cut_short_resumes() {
     let dir = tempfile::tempdir().unwrap();

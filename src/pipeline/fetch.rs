@@ -201,11 +201,9 @@ impl Fetcher {
             .retry(backoff)
             .sleep(move |wait| {
                 let token = token.clone();
+                // A stop ends the wait (`when` then allows no further try).
                 async move {
-                    tokio::select! {
-                        _ = token.cancelled() => {},
-                        _ = tokio::time::sleep(wait) => {},
-                    }
+                    let _ = crate::model::sleep(wait, &token).await;
                 }
             })
             .when(|error| is_transient(error) && !self.shutdown.is_stopped())

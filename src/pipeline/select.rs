@@ -165,9 +165,8 @@ pub struct ClaimSettings {
 /// over); a run that dies stops renewing and its claims expire.
 pub async fn keep_claims(store: Store, run: RunId, lease: Duration, done: CancellationToken) {
     loop {
-        tokio::select! {
-            _ = done.cancelled() => return,
-            _ = tokio::time::sleep(lease / 3) => {}
+        if crate::model::sleep(lease / 3, &done).await.is_err() {
+            return;
         }
         let store = store.clone();
         let renewed = tokio::task::spawn_blocking(move || store.renew_claims(run, lease)).await;
